@@ -1,0 +1,1 @@
+//! Bounded per-property telemetry history.
