@@ -1,1 +1,176 @@
-fn main() {}
+//! Native benchmarks of the core, each measured side by side with a
+//! baseline in the same run, reported as ratios and written to
+//! `target/bench/results.json` as `{"name": {"value", "unit", "baseline", "ratio"}}`.
+//!
+//! Run with `npm run bench` (or `cargo bench -p twinkit-core --bench core`).
+//! Timings are medians over several rounds; they are measurements, never
+//! assertions.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::time::Instant;
+
+use serde_json::{json, Value};
+use twinkit_core::prediction::fit_line;
+use twinkit_core::{DeviceConfig, DigitalTwin, PredictiveMaintenance, TwinOptions};
+
+const ROUNDS: usize = 7;
+
+/// Median seconds per call of `f`, run `iters` times per round.
+fn median_secs(iters: u64, mut f: impl FnMut()) -> f64 {
+    let mut samples: Vec<f64> = (0..ROUNDS)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                f();
+            }
+            start.elapsed().as_secs_f64() / iters as f64
+        })
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    samples[ROUNDS / 2]
+}
+
+fn config(properties: usize, telemetry: bool) -> DeviceConfig {
+    let props: Vec<Value> = (0..properties)
+        .map(|i| json!({"name": format!("p{i}"), "type": "number", "min": 0, "max": 100, "telemetry": telemetry}))
+        .collect();
+    serde_json::from_value(
+        json!({"id": "bench", "name": "Bench", "type": "bench", "properties": props}),
+    )
+    .expect("valid")
+}
+
+fn report(i: u64) -> BTreeMap<String, Value> {
+    (0..10)
+        .map(|p| (format!("p{p}"), json!(50.0 + ((i + p) % 7) as f64)))
+        .collect()
+}
+
+struct Results(BTreeMap<String, Value>);
+
+impl Results {
+    fn add(&mut self, name: &str, value: f64, unit: &str, baseline: f64, note: &str) {
+        let ratio = value / baseline;
+        println!("{name:<34} {value:>14.1} {unit:<10} baseline {baseline:>14.1}  ratio {ratio:>7.3}  ({note})");
+        self.0.insert(
+            name.to_string(),
+            json!({"value": value, "unit": unit, "baseline": baseline, "ratio": ratio, "note": note}),
+        );
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter argument is not supported.
+    let mut results = Results(BTreeMap::new());
+
+    // 1. Applying a reported update with 10 properties: the twin (type
+    //    checks, alerts, history, metadata, delta) against the bare cost of
+    //    storing the same values in a map.
+    let mut twin =
+        DigitalTwin::with_options(config(10, true), TwinOptions::default()).expect("valid");
+    let mut i = 0u64;
+    let twin_secs = median_secs(20_000, || {
+        i += 1;
+        black_box(twin.apply_reported(report(i), i));
+    });
+    let mut bare: BTreeMap<String, Value> = BTreeMap::new();
+    let mut j = 0u64;
+    let bare_secs = median_secs(20_000, || {
+        j += 1;
+        for (k, v) in report(j) {
+            bare.insert(k, v);
+        }
+        black_box(&bare);
+    });
+    results.add(
+        "reported_update_10_props",
+        1.0 / twin_secs,
+        "updates/s",
+        1.0 / bare_secs,
+        "baseline: inserting the same 10 values into a BTreeMap",
+    );
+
+    // 2. analyze() over 10,000 points: streaming least squares over the
+    //    history column against collecting telemetry records first (what a
+    //    record-oriented implementation does).
+    let mut series =
+        DigitalTwin::with_options(config(1, true), TwinOptions::default()).expect("valid");
+    for k in 0..10_000u64 {
+        let v = 10.0 + k as f64 * 0.001 + ((k * 7919) % 13) as f64 * 0.01;
+        series.apply_reported(
+            [("p0".to_string(), json!(v))].into(),
+            1_700_000_000_000 + k * 1_000,
+        );
+    }
+    let now = 1_700_000_000_000 + 10_000 * 1_000;
+    let mut pm = PredictiveMaintenance::new();
+    pm.set_threshold("p0", 40.0, 60.0).expect("valid");
+    let analyze_secs = median_secs(200, || {
+        black_box(pm.analyze(&series, now));
+    });
+    let records_secs = median_secs(200, || {
+        let records = series.telemetry_history(Some("p0"), None);
+        let points: Vec<(u64, f64)> = records
+            .iter()
+            .filter_map(|r| r.values["p0"].as_f64().map(|v| (r.timestamp, v)))
+            .collect();
+        black_box(fit_line(points.iter().copied()));
+    });
+    results.add(
+        "analyze_10k_points",
+        analyze_secs * 1e6,
+        "µs",
+        records_secs * 1e6,
+        "baseline: telemetry_history records collected, then the same fit",
+    );
+
+    // 3. telemetry_history(property, 100) is O(limit): a 100,000-point
+    //    history against a 1,000-point one.
+    let query = |points: u64| {
+        let mut options = TwinOptions::default();
+        options.history_capacity = Some(points as usize);
+        let mut t = DigitalTwin::with_options(config(2, true), options).expect("valid");
+        for k in 0..points {
+            t.apply_reported(
+                [("p0".to_string(), json!(k)), ("p1".to_string(), json!(k))].into(),
+                k,
+            );
+        }
+        let filtered = median_secs(2_000, || {
+            black_box(t.telemetry_history(Some("p0"), Some(100)));
+        });
+        let all = median_secs(2_000, || {
+            black_box(t.telemetry_history(None, Some(100)));
+        });
+        (filtered, all)
+    };
+    let (big_filtered, big_all) = query(100_000);
+    let (small_filtered, small_all) = query(1_000);
+    results.add(
+        "history_query_limit_100_of_100k",
+        big_filtered * 1e6,
+        "µs",
+        small_filtered * 1e6,
+        "baseline: the same query on a 1,000-point history; ratio ≈ 1 means O(limit)",
+    );
+    results.add(
+        "history_all_props_limit_100_of_100k",
+        big_all * 1e6,
+        "µs",
+        small_all * 1e6,
+        "baseline: the same query on a 1,000-point history; ratio ≈ 1 means O(limit)",
+    );
+
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
+    std::fs::create_dir_all(&dir).expect("create target/bench");
+    let path = dir.join("results.json");
+    // Keep other benchmarks' entries (later crates add theirs).
+    let mut all: BTreeMap<String, Value> = std::fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    all.extend(results.0);
+    std::fs::write(&path, serde_json::to_vec_pretty(&all).expect("json")).expect("write results");
+    println!("wrote {}", path.display());
+}

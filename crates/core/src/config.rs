@@ -192,12 +192,11 @@ impl DeviceConfig {
     /// wrong shape, then validates it.
     pub fn from_json(json: &str) -> Result<Self, ConfigError> {
         let de = &mut serde_json::Deserializer::from_str(json);
-        let config: Self = serde_path_to_error::deserialize(de).map_err(|e| {
-            ConfigError::Malformed {
+        let config: Self =
+            serde_path_to_error::deserialize(de).map_err(|e| ConfigError::Malformed {
                 path: e.path().to_string(),
                 message: e.inner().to_string(),
-            }
-        })?;
+            })?;
         config.validate()?;
         Ok(config)
     }
@@ -300,7 +299,10 @@ impl PropertyDefinition {
         if (self.min.is_some() || self.max.is_some()) && self.kind != PropertyType::Number {
             return Err(ConfigError::Invalid {
                 field: field("min"),
-                reason: format!("min and max apply only to number properties, not {}", self.kind.as_str()),
+                reason: format!(
+                    "min and max apply only to number properties, not {}",
+                    self.kind.as_str()
+                ),
             });
         }
         for (name, bound) in [("min", self.min), ("max", self.max)] {

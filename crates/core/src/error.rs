@@ -50,7 +50,9 @@ pub enum ConfigError {
         value: String,
     },
     /// `connectionType` is not one of the known types.
-    #[error("`connectionType`: unknown connection type `{value}` (expected mqtt, websocket or http)")]
+    #[error(
+        "`connectionType`: unknown connection type `{value}` (expected mqtt, websocket or http)"
+    )]
     UnknownConnectionType {
         /// The type given.
         value: String,

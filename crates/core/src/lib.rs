@@ -10,25 +10,61 @@
 //! The only ambient input is randomness for identifiers (UUID v4, from
 //! `getrandom`).
 //!
+//! ```
+//! use twinkit_core::{DeviceConfig, DigitalTwin, EventType};
+//! use serde_json::json;
+//!
+//! let config = DeviceConfig::from_json(r#"{
+//!     "id": "sensor-001",
+//!     "name": "Temperature Sensor",
+//!     "type": "temperature-sensor",
+//!     "properties": [
+//!         { "name": "temperature", "type": "number", "min": -40, "max": 85, "telemetry": true },
+//!         { "name": "samplingRate", "type": "number", "writable": true }
+//!     ]
+//! }"#).unwrap();
+//! let mut twin = DigitalTwin::new(config).unwrap();
+//! let alerts = twin.on(EventType::Alert, |event| println!("alert: {:?}", event.data));
+//!
+//! // Time is passed in: here, milliseconds since the epoch.
+//! twin.apply_reported([("temperature".to_string(), json!(21.5))].into(), 1_000);
+//! twin.set_desired("samplingRate", json!(1000), 1_000).unwrap();
+//!
+//! assert_eq!(twin.property("temperature"), Some(&json!(21.5)));
+//! assert_eq!(twin.state().delta()["samplingRate"], json!(1000));
+//! assert_eq!(twin.telemetry_history(Some("temperature"), Some(10)).len(), 1);
+//! assert!(twin.set_desired("samplingRate", json!("fast"), 1_001).is_err());
+//! alerts.unsubscribe();
+//! ```
 #![deny(missing_docs)]
 
 pub mod alerts;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod events;
+pub mod fleet;
 pub mod history;
 pub mod ids;
 pub mod limits;
 pub mod prediction;
+pub mod state;
+pub mod twin;
 pub mod value;
 
-pub use alerts::{Alert, AlertCondition, AlertStatus, Severity};
-pub use commands::{CommandResponse, CommandStatus, DeviceCommand};
+pub use alerts::{Alert, AlertCondition, AlertStatus, Severity, ThresholdAlerts};
+pub use commands::{CommandResponse, CommandStatus, CommandTracker, DeviceCommand};
 pub use config::{
-    ConnectionConfig, ConnectionType, DeviceConfig, PropertyDefinition, PropertyType, TwinOptions,
+    ConnectionConfig, ConnectionType, CriticalBand, DeviceConfig, PropertyDefinition, PropertyType,
+    TwinOptions,
 };
 pub use error::{ConfigError, TwinError};
-pub use prediction::MaintenancePrediction;
+pub use events::{DeviceEvent, EventData, EventType, Subscription};
+pub use fleet::{FleetManager, FleetStatus};
+pub use history::TelemetryHistory;
+pub use prediction::{MaintenancePrediction, PredictiveMaintenance, Threshold};
+pub use state::{DeviceState, PropertyMetadata, UpdateSource};
+pub use twin::{ConnectionState, DigitalTwin, Inbound, Outbound, ReportOutcome};
 pub use value::{TelemetryData, TelemetryValue};
 
 /// Milliseconds since the Unix epoch, as JavaScript's `Date.now()` gives them.

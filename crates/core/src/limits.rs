@@ -67,7 +67,9 @@ fn walk(value: &Value, depth: usize, budget: &mut usize) -> Result<(), String> {
         Value::Number(_) => 24,
         Value::String(s) => {
             if s.len() > MAX_STRING_BYTES {
-                return Err(format!("holds a string longer than {MAX_STRING_BYTES} bytes"));
+                return Err(format!(
+                    "holds a string longer than {MAX_STRING_BYTES} bytes"
+                ));
             }
             s.len() + 2
         }
@@ -85,9 +87,7 @@ fn walk(value: &Value, depth: usize, budget: &mut usize) -> Result<(), String> {
                 if key.len() > MAX_STRING_BYTES {
                     return Err(format!("holds a key longer than {MAX_STRING_BYTES} bytes"));
                 }
-                *budget = budget
-                    .checked_sub(key.len() + 4)
-                    .ok_or_else(too_large)?;
+                *budget = budget.checked_sub(key.len() + 4).ok_or_else(too_large)?;
                 walk(item, depth + 1, budget)?;
             }
             2

@@ -77,6 +77,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::TwinError;
 use crate::limits::check_name;
+use crate::twin::DigitalTwin;
 use crate::Millis;
 
 /// Fewest finite points a property needs before it is analyzed.
@@ -355,6 +356,13 @@ impl PredictiveMaintenance {
     /// All thresholds, in the order they were first set.
     pub fn thresholds(&self) -> impl Iterator<Item = (&str, &Threshold)> + '_ {
         self.thresholds.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Analyzes a twin's telemetry history (the reference's `analyze()`):
+    /// every numeric point the twin keeps for each property with a
+    /// threshold, with times to thresholds counted from `now`.
+    pub fn analyze(&mut self, twin: &DigitalTwin, now: Millis) -> Vec<MaintenancePrediction> {
+        self.analyze_from(|property| twin.history().numeric_series(property), now)
     }
 
     /// Analyzes every property with a threshold at time `now`. `series` gives

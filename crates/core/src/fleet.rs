@@ -1,0 +1,168 @@
+//! A fleet of twins, with their events merged into one stream.
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use crate::config::{DeviceConfig, TwinOptions};
+use crate::error::TwinError;
+use crate::events::{DeviceEvent, EventBus, Subscription};
+use crate::twin::{ConnectionState, DigitalTwin};
+use crate::Millis;
+
+/// Counts over a fleet (the reference's `getFleetStatus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FleetStatus {
+    /// Twins in the fleet.
+    pub total: usize,
+    /// Twins connected.
+    pub connected: usize,
+    /// Twins not connected (including those still connecting).
+    pub disconnected: usize,
+    /// Twins still connecting (also counted in `disconnected`).
+    pub connecting: usize,
+    /// Active alerts over all twins.
+    pub alerts: usize,
+}
+
+/// Many twins by device id, in the order they were added.
+#[derive(Debug, Default)]
+pub struct FleetManager {
+    twins: IndexMap<String, DigitalTwin>,
+    bus: EventBus,
+}
+
+impl FleetManager {
+    /// An empty fleet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Creates a twin and adds it (the reference's `addDevice`). Refused if
+    /// the configuration is invalid or the id is taken.
+    pub fn add_device(&mut self, config: DeviceConfig) -> Result<&mut DigitalTwin, TwinError> {
+        self.add_device_with_options(config, TwinOptions::default())
+    }
+
+    /// Creates a twin with options and adds it.
+    pub fn add_device_with_options(
+        &mut self,
+        config: DeviceConfig,
+        options: TwinOptions,
+    ) -> Result<&mut DigitalTwin, TwinError> {
+        if self.twins.contains_key(&config.id) {
+            return Err(TwinError::DuplicateDevice {
+                device_id: config.id,
+            });
+        }
+        let twin = DigitalTwin::with_options(config, options)?;
+        self.add_twin(twin)
+    }
+
+    /// Adds an existing twin; its events are forwarded to fleet handlers.
+    pub fn add_twin(&mut self, twin: DigitalTwin) -> Result<&mut DigitalTwin, TwinError> {
+        let id = twin.id().to_string();
+        if self.twins.contains_key(&id) {
+            return Err(TwinError::DuplicateDevice { device_id: id });
+        }
+        let bus = self.bus.clone();
+        // The twin's own bus owns this forwarder; disposing the twin ends it.
+        twin.on_any(move |event| bus.emit(event));
+        Ok(self.twins.entry(id).or_insert(twin))
+    }
+
+    /// The twin of a device (the reference's `getDevice`).
+    pub fn device(&self, device_id: &str) -> Option<&DigitalTwin> {
+        self.twins.get(device_id)
+    }
+
+    /// The twin of a device, to act on it.
+    pub fn device_mut(&mut self, device_id: &str) -> Option<&mut DigitalTwin> {
+        self.twins.get_mut(device_id)
+    }
+
+    /// Every twin, in the order added (the reference's `getAllDevices`).
+    pub fn devices(&self) -> impl Iterator<Item = &DigitalTwin> {
+        self.twins.values()
+    }
+
+    /// Every twin, to act on them.
+    pub fn devices_mut(&mut self) -> impl Iterator<Item = &mut DigitalTwin> {
+        self.twins.values_mut()
+    }
+
+    /// Number of twins.
+    pub fn len(&self) -> usize {
+        self.twins.len()
+    }
+
+    /// Whether the fleet is empty.
+    pub fn is_empty(&self) -> bool {
+        self.twins.is_empty()
+    }
+
+    /// Removes a device (the reference's `removeDevice`): its twin is
+    /// disconnected (fleet handlers see that), disposed and dropped.
+    pub fn remove_device(&mut self, device_id: &str, now: Millis) -> Result<(), TwinError> {
+        let mut twin =
+            self.twins
+                .shift_remove(device_id)
+                .ok_or_else(|| TwinError::UnknownDevice {
+                    device_id: crate::limits::printable(device_id),
+                })?;
+        // Fleet handlers still see the twin's last events (commands failed,
+        // disconnected); disposing also ends the forwarding subscription.
+        twin.dispose(now);
+        Ok(())
+    }
+
+    /// Connects every twin (the reference's `connectAll`).
+    pub fn connect_all(&mut self, now: Millis) {
+        for twin in self.devices_mut() {
+            twin.connect(now);
+        }
+    }
+
+    /// Disconnects every twin (the reference's `disconnectAll`).
+    pub fn disconnect_all(&mut self, now: Millis) {
+        for twin in self.devices_mut() {
+            twin.disconnect(now);
+        }
+    }
+
+    /// Calls `handler` for every event of every twin, with its device id
+    /// (the reference's `onEvent`).
+    pub fn on_event(&self, handler: impl FnMut(&DeviceEvent) + 'static) -> Subscription {
+        self.bus.subscribe(None, handler)
+    }
+
+    /// Counts over the fleet (the reference's `getFleetStatus`).
+    pub fn status(&self) -> FleetStatus {
+        let mut status = FleetStatus {
+            total: self.twins.len(),
+            ..FleetStatus::default()
+        };
+        for twin in self.devices() {
+            match twin.connection_state() {
+                ConnectionState::Connected => status.connected += 1,
+                ConnectionState::Connecting => status.connecting += 1,
+                ConnectionState::Disconnected => {}
+            }
+            status.alerts += twin.alerts().active_count();
+        }
+        status.disconnected = status.total - status.connected;
+        status
+    }
+
+    /// The earliest deadline over all twins.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        self.devices().filter_map(DigitalTwin::poll_timeout).min()
+    }
+
+    /// Acts on every twin's passed deadlines.
+    pub fn handle_timeout(&mut self, now: Millis) {
+        for twin in self.devices_mut() {
+            twin.handle_timeout(now);
+        }
+    }
+}
