@@ -162,7 +162,12 @@ fn main() {
         "baseline: the same query on a 1,000-point history; ratio ≈ 1 means O(limit)",
     );
 
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
+    // The workspace root is two levels above this crate.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("crate lives in crates/<name>");
+    let dir = root.join("target/bench");
     std::fs::create_dir_all(&dir).expect("create target/bench");
     let path = dir.join("results.json");
     // Keep other benchmarks' entries (later crates add theirs).
