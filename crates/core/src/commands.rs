@@ -139,7 +139,7 @@ impl CommandTracker {
         now: Millis,
     ) -> Result<DeviceCommand, TwinError> {
         limits::check_name(name)?;
-        limits::check_value(&format!("payload of command `{name}`"), &payload)?;
+        limits::check_value(format_args!("payload of command `{name}`"), &payload)?;
         if self.in_flight.len() >= self.max_in_flight {
             return Err(TwinError::TooManyCommands {
                 limit: self.max_in_flight,
@@ -216,7 +216,7 @@ impl CommandTracker {
         command.updated_at = now;
         if response.status.is_terminal() {
             command.result = response.result.as_ref().map(|result| {
-                match limits::check_value("command result", result) {
+                match limits::check_value(format_args!("command result"), result) {
                     Ok(()) => result.clone(),
                     Err(e) => Value::String(format!("result dropped: {e}")),
                 }

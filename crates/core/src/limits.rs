@@ -49,11 +49,12 @@ pub fn check_name(name: &str) -> Result<(), TwinError> {
     }
 }
 
-/// Checks a value's size, depth and keys; `what` names it in the error.
-pub fn check_value(what: &str, value: &Value) -> Result<(), TwinError> {
+/// Checks a value's size, depth and keys; `what` names it in the error
+/// (`format_args!`, so the hot path formats nothing unless it fails).
+pub fn check_value(what: std::fmt::Arguments<'_>, value: &Value) -> Result<(), TwinError> {
     let mut budget = MAX_VALUE_BYTES;
     walk(value, 0, &mut budget).map_err(|reason| TwinError::ValueTooLarge {
-        what: printable(what),
+        what: printable(&what.to_string()),
         reason,
     })
 }
@@ -132,17 +133,21 @@ mod tests {
 
     #[test]
     fn refuses_hostile_and_oversized_values() {
-        assert!(check_value("v", &json!({"a": [1, 2, {"b": "c"}]})).is_ok());
-        let err = check_value("v", &json!({"a": {"__proto__": {"polluted": true}}})).unwrap_err();
+        assert!(check_value(format_args!("v"), &json!({"a": [1, 2, {"b": "c"}]})).is_ok());
+        let err = check_value(
+            format_args!("v"),
+            &json!({"a": {"__proto__": {"polluted": true}}}),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("__proto__"), "{err}");
-        assert!(check_value("v", &json!("x".repeat(MAX_STRING_BYTES + 1))).is_err());
+        assert!(check_value(format_args!("v"), &json!("x".repeat(MAX_STRING_BYTES + 1))).is_err());
         let mut deep = json!(1);
         for _ in 0..40 {
             deep = json!([deep]);
         }
-        assert!(check_value("v", &deep).is_err());
+        assert!(check_value(format_args!("v"), &deep).is_err());
         let wide = Value::Array(vec![json!("y".repeat(1000)); 300]);
-        assert!(check_value("v", &wide).is_err());
+        assert!(check_value(format_args!("v"), &wide).is_err());
     }
 
     #[test]

@@ -117,14 +117,7 @@ impl DeviceState {
         source: UpdateSource,
         now: Millis,
     ) {
-        match value {
-            Some(v) => {
-                self.reported.insert(key.to_string(), v);
-            }
-            None => {
-                self.reported.remove(key);
-            }
-        }
+        set_or_remove(&mut self.reported, key, value);
         self.touch(key, source, now);
     }
 
@@ -136,14 +129,7 @@ impl DeviceState {
         source: UpdateSource,
         now: Millis,
     ) {
-        match value {
-            Some(v) => {
-                self.desired.insert(key.to_string(), v);
-            }
-            None => {
-                self.desired.remove(key);
-            }
-        }
+        set_or_remove(&mut self.desired, key, value);
         self.touch(key, source, now);
     }
 
@@ -181,6 +167,17 @@ impl DeviceState {
             _ => {
                 self.delta.remove(key);
             }
+        }
+    }
+}
+
+fn set_or_remove(map: &mut BTreeMap<String, Value>, key: &str, value: Option<Value>) {
+    match value {
+        Some(v) => {
+            map.insert(key.to_string(), v);
+        }
+        None => {
+            map.remove(key);
         }
     }
 }

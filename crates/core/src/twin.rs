@@ -331,7 +331,7 @@ impl DigitalTwin {
                 });
             }
         }
-        limits::check_value(&format!("desired value of `{property}`"), value)
+        limits::check_value(format_args!("desired value of `{property}`"), value)
     }
 
     /// Creates a command (the reference's `sendCommand`). It is `pending`
@@ -626,7 +626,7 @@ impl DigitalTwin {
         let def = &self.config.properties[index];
         if !value.is_null() {
             check_type(def, &value)?;
-            limits::check_value(&format!("reported value of `{key}`"), &value)?;
+            limits::check_value(format_args!("reported value of `{key}`"), &value)?;
         }
         if def.telemetry {
             if let Some(reading) = TelemetryValue::from_json(&value) {
@@ -634,14 +634,11 @@ impl DigitalTwin {
                 telemetry.insert(key.to_string(), reading);
             }
         }
-        if self.reported_at.get(key).is_some_and(|&t| timestamp < t) {
+        if self.is_stale(key, timestamp) {
             return Ok(Applied::Stale);
         }
         self.alerts.evaluate(key, &value, timestamp, alerts);
-        self.reported_at.insert(key.to_string(), timestamp);
-        let value = (!value.is_null()).then_some(value);
-        self.state
-            .write_reported(key, value, UpdateSource::Device, timestamp);
+        self.write_reported(key, value, timestamp);
         Ok(Applied::Written)
     }
 
@@ -651,7 +648,7 @@ impl DigitalTwin {
         value: Value,
         timestamp: Millis,
     ) -> Result<Applied, TwinError> {
-        limits::check_value(&format!("reported value of `{key}`"), &value)?;
+        limits::check_value(format_args!("reported value of `{key}`"), &value)?;
         let known = self.state.unknown_properties().contains(key);
         if !known && self.state.unknown_properties().len() >= MAX_UNKNOWN_PROPERTIES {
             return Err(TwinError::TooManyUnknownProperties {
@@ -659,15 +656,24 @@ impl DigitalTwin {
                 limit: MAX_UNKNOWN_PROPERTIES,
             });
         }
-        if self.reported_at.get(key).is_some_and(|&t| timestamp < t) {
+        if self.is_stale(key, timestamp) {
             return Ok(Applied::Stale);
         }
         let first = self.state.mark_unknown(key);
+        self.write_reported(key, value, timestamp);
+        Ok(Applied::WrittenUnknown { first })
+    }
+
+    /// Whether the reported value held was measured after `timestamp`.
+    fn is_stale(&self, key: &str, timestamp: Millis) -> bool {
+        self.reported_at.get(key).is_some_and(|&t| timestamp < t)
+    }
+
+    fn write_reported(&mut self, key: &str, value: Value, timestamp: Millis) {
         self.reported_at.insert(key.to_string(), timestamp);
         let value = (!value.is_null()).then_some(value);
         self.state
             .write_reported(key, value, UpdateSource::Device, timestamp);
-        Ok(Applied::WrittenUnknown { first })
     }
 }
 
