@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Runs the benchmarks; each compares side by side with a baseline and
-# writes its figures to target/bench/results.json.
+# Runs the benchmarks, each beside a baseline in the same run: natively for
+# the core, and in headless Chromium for the npm package. Figures go to
+# target/bench/results.json.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$ROOT"
 cargo bench -p twinkit-core --bench core
+bash scripts/build.sh > /dev/null
+node tests/npm/bench.mjs
 printf '\ntarget/bench/results.json:\n'
 cat target/bench/results.json

@@ -13,16 +13,23 @@ cargo fmt --all -- --check
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "cargo clippy for wasm32 (the browser crates)"
+cargo clippy -p twinkit-core -p twinkit-wasm --target wasm32-unknown-unknown -- -D warnings
+
 step "cargo test (native)"
 cargo test --workspace
 
-step "twinkit-core builds for wasm32-unknown-unknown"
-cargo build -p twinkit-core --target wasm32-unknown-unknown
+step "npm package: build pkg/ with wasm-pack"
+bash scripts/build.sh
+
+step "TypeScript: the reference snippets type-check against pkg/ (tsc --noEmit)"
+tsc -p tests/types
+
+step "npm package from plain JavaScript in headless Chromium (playwright-core)"
+node --test --test-concurrency=1 tests/npm/*.test.mjs
 
 # Later steps join here, each against the real thing: wasm-bindgen-test in
-# headless Chromium (CHROMEDRIVER=/usr/bin/chromedriver, webdriver.json),
-# MQTT against a mosquitto this script starts and stops on 127.0.0.1, and
-# playwright-core driving /usr/bin/chromium for the dashboard and the npm
-# package.
+# headless Chromium (CHROMEDRIVER=/usr/bin/chromedriver, webdriver.json) and
+# MQTT against a mosquitto this script starts and stops on 127.0.0.1.
 
 printf '\nall tests passed in %ss\n' "$((SECONDS - started))"

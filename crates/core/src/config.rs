@@ -188,15 +188,19 @@ impl fmt::Debug for ConnectionConfig {
 }
 
 impl DeviceConfig {
-    /// Reads a configuration from JSON, naming the path of any field of the
-    /// wrong shape, then validates it.
+    /// Reads a configuration from JSON text, naming the path of any field of
+    /// the wrong shape, then validates it.
     pub fn from_json(json: &str) -> Result<Self, ConfigError> {
         let de = &mut serde_json::Deserializer::from_str(json);
-        let config: Self =
-            serde_path_to_error::deserialize(de).map_err(|e| ConfigError::Malformed {
-                path: e.path().to_string(),
-                message: e.inner().to_string(),
-            })?;
+        let config: Self = serde_path_to_error::deserialize(de).map_err(malformed)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads a configuration from a JSON value (as bindings receive it),
+    /// naming the path of any field of the wrong shape, then validates it.
+    pub fn from_value(value: Value) -> Result<Self, ConfigError> {
+        let config: Self = serde_path_to_error::deserialize(value).map_err(malformed)?;
         config.validate()?;
         Ok(config)
     }
@@ -364,6 +368,13 @@ impl ConnectionConfig {
     }
 }
 
+fn malformed<E: fmt::Display>(e: serde_path_to_error::Error<E>) -> ConfigError {
+    ConfigError::Malformed {
+        path: e.path().to_string(),
+        message: e.inner().to_string(),
+    }
+}
+
 fn check_text(field: &str, value: &str) -> Result<(), ConfigError> {
     match limits::name_problem(value) {
         None => Ok(()),
@@ -463,6 +474,13 @@ impl TwinOptions {
             }
         }
         Ok(())
+    }
+
+    /// Reads options from a JSON value, naming the path of any field of the
+    /// wrong shape; they are validated against a configuration when a twin
+    /// is created.
+    pub fn from_value(value: Value) -> Result<Self, ConfigError> {
+        serde_path_to_error::deserialize(value).map_err(malformed)
     }
 
     /// History capacity for a configuration: the option, or its default.

@@ -178,6 +178,14 @@ pub enum TwinError {
         /// Why it was refused.
         reason: &'static str,
     },
+    /// A value could not be read at all (NaN, Infinity, a function…).
+    #[error("property `{property}`: {reason}")]
+    InvalidValue {
+        /// The property.
+        property: String,
+        /// What was wrong.
+        reason: String,
+    },
     /// A telemetry or report record was refused as a whole.
     #[error("invalid report: {reason}")]
     InvalidReport {
@@ -205,6 +213,7 @@ impl TwinError {
             Self::DuplicateDevice { .. } => "DUPLICATE_DEVICE",
             Self::UnknownDevice { .. } => "UNKNOWN_DEVICE",
             Self::InvalidThreshold { .. } => "INVALID_THRESHOLD",
+            Self::InvalidValue { .. } => "INVALID_VALUE",
             Self::InvalidReport { .. } => "INVALID_REPORT",
         }
     }

@@ -25,6 +25,25 @@ pub struct FleetStatus {
     pub alerts: usize,
 }
 
+impl FleetStatus {
+    /// Counts over any set of twins (bindings that hold twins their own way
+    /// count through here too).
+    pub fn tally<'a>(twins: impl IntoIterator<Item = &'a DigitalTwin>) -> Self {
+        let mut status = Self::default();
+        for twin in twins {
+            status.total += 1;
+            match twin.connection_state() {
+                ConnectionState::Connected => status.connected += 1,
+                ConnectionState::Connecting => status.connecting += 1,
+                ConnectionState::Disconnected => {}
+            }
+            status.alerts += twin.alerts().active_count();
+        }
+        status.disconnected = status.total - status.connected;
+        status
+    }
+}
+
 /// Many twins by device id, in the order they were added.
 #[derive(Debug, Default)]
 pub struct FleetManager {
@@ -138,20 +157,7 @@ impl FleetManager {
 
     /// Counts over the fleet (the reference's `getFleetStatus`).
     pub fn status(&self) -> FleetStatus {
-        let mut status = FleetStatus {
-            total: self.twins.len(),
-            ..FleetStatus::default()
-        };
-        for twin in self.devices() {
-            match twin.connection_state() {
-                ConnectionState::Connected => status.connected += 1,
-                ConnectionState::Connecting => status.connecting += 1,
-                ConnectionState::Disconnected => {}
-            }
-            status.alerts += twin.alerts().active_count();
-        }
-        status.disconnected = status.total - status.connected;
-        status
+        FleetStatus::tally(self.devices())
     }
 
     /// The earliest deadline over all twins.

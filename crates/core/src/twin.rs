@@ -527,19 +527,45 @@ impl DigitalTwin {
         data: TelemetryData,
         now: Millis,
     ) -> Result<ReportOutcome, TwinError> {
-        if data.device_id != self.config.id {
+        let values = data.values.into_iter().map(|(k, v)| (k, v.to_json()));
+        self.ingest_record(&data.device_id, data.timestamp, values.collect(), now)
+    }
+
+    /// Applies values a device measured at `timestamp`, as a telemetry
+    /// record whose values are not type-checked yet (bindings receive them
+    /// so; each value is checked against its property here). Refused as a
+    /// whole if `device_id` names another device.
+    pub fn ingest_record(
+        &mut self,
+        device_id: &str,
+        timestamp: Millis,
+        values: BTreeMap<String, Value>,
+        now: Millis,
+    ) -> Result<ReportOutcome, TwinError> {
+        if device_id != self.config.id {
             let error = TwinError::InvalidReport {
                 reason: format!(
                     "telemetry for device `{}` sent to twin `{}`",
-                    limits::printable(&data.device_id),
+                    limits::printable(device_id),
                     self.config.id
                 ),
             };
             self.emit_error(now, &error, None);
             return Err(error);
         }
-        let values = data.values.into_iter().map(|(k, v)| (k, v.to_json()));
-        Ok(self.apply_values(values, data.timestamp, now))
+        Ok(self.apply_values(values, timestamp, now))
+    }
+
+    /// Refuses a reported value a binding could not even read (NaN,
+    /// Infinity, a function): nothing is applied and an `error` event names
+    /// the property, as for any other refused value.
+    pub fn reject_value(&self, property: &str, reason: &str, now: Millis) -> TwinError {
+        let error = TwinError::InvalidValue {
+            property: limits::printable(property),
+            reason: reason.to_string(),
+        };
+        self.emit_error(now, &error, Some(property));
+        error
     }
 
     /// Applies a device's answer to a command. An unknown or late response

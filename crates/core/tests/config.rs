@@ -277,3 +277,20 @@ fn options_are_validated() {
     assert_eq!(o.command_timeout, 5000);
     assert_eq!(o.hysteresis, TwinOptions::default().hysteresis);
 }
+
+#[test]
+fn from_value_names_paths_like_from_json() {
+    let mut json = common::thermostat_json();
+    json["properties"][1]["max"] = json!(true);
+    let err = DeviceConfig::from_value(json).unwrap_err();
+    assert!(
+        matches!(&err, ConfigError::Malformed { path, .. } if path == "properties[1].max"),
+        "{err:?}"
+    );
+    assert!(DeviceConfig::from_value(common::thermostat_json()).is_ok());
+    let err = TwinOptions::from_value(json!({"commandTimeout": "soon"})).unwrap_err();
+    assert!(
+        matches!(&err, ConfigError::Malformed { path, .. } if path == "commandTimeout"),
+        "{err:?}"
+    );
+}

@@ -688,3 +688,18 @@ fn dispose_fails_commands_and_ends_subscriptions() {
     twin.apply_reported(values(&[("temperature", json!(70))]), 3);
     assert_eq!(log.borrow().len(), n, "no handler runs after dispose");
 }
+
+#[test]
+fn values_a_binding_cannot_read_are_reported_as_errors() {
+    let twin = thermostat();
+    let log = record(&twin);
+    let err = twin.reject_value("temperature", "NaN is not a finite number", 5);
+    assert_eq!(err.code(), "INVALID_VALUE");
+    let errors = of_type(&log, EventType::Error);
+    let EventData::Error(info) = &errors[0].data else {
+        panic!()
+    };
+    assert_eq!(info.property.as_deref(), Some("temperature"));
+    assert!(info.message.contains("NaN"));
+    assert_eq!(twin.state().version(), 0);
+}

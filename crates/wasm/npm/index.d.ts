@@ -1,0 +1,2 @@
+export * from "./twinkit.js";
+export { default as init, initSync } from "./twinkit.js";

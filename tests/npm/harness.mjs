@@ -1,0 +1,79 @@
+// Serves the repository on 127.0.0.1 and opens tests/npm/page.html (which
+// imports pkg/ as an npm user's page would) in Debian's Chromium, driven by
+// playwright-core.
+import { createServer } from "node:http";
+import { readFile } from "node:fs/promises";
+import { extname, join, normalize } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const TYPES = {
+  ".html": "text/html",
+  ".js": "text/javascript",
+  ".mjs": "text/javascript",
+  ".wasm": "application/wasm",
+  ".json": "application/json",
+  ".ts": "text/plain",
+};
+
+/** A static file server over the repository, on a free loopback port. */
+export async function serve() {
+  const server = createServer(async (req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname));
+    if (path.includes("..")) {
+      res.writeHead(403).end();
+      return;
+    }
+    try {
+      const body = await readFile(join(ROOT, path));
+      res.writeHead(200, { "content-type": TYPES[extname(path)] ?? "application/octet-stream" });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { server, origin: `http://127.0.0.1:${server.address().port}` };
+}
+
+/** Chromium flags for a root user on a machine with a closed network. */
+export const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-dev-shm-usage",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+  "--js-flags=--expose-gc",
+];
+
+/**
+ * Opens the test page with twinkit loaded as `window.twinkit`. Console
+ * errors are collected in `errors` (handlers that throw log there).
+ */
+export async function openPage(file = "tests/npm/page.html") {
+  const { server, origin } = await serve();
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: CHROMIUM_ARGS,
+  });
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  await page.goto(`${origin}/${file}`);
+  await page.waitForFunction(() => window.twinkit !== undefined || window.loadError !== undefined);
+  const loadError = await page.evaluate(() => window.loadError);
+  if (loadError) throw new Error(`twinkit failed to load: ${loadError}`);
+  return {
+    page,
+    errors,
+    origin,
+    async close() {
+      await browser.close();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
