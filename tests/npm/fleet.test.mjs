@@ -1,14 +1,10 @@
 // FleetManager and PredictiveMaintenance from plain JavaScript in headless Chromium.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { openPage } from "./harness.mjs";
+import { testPage } from "./harness.mjs";
 import { thermostat } from "./fixtures.mjs";
 
-let ctx;
-before(async () => { ctx = await openPage(); });
-after(async () => { await ctx?.close(); });
-
-const run = (fn, arg) => ctx.page.evaluate(fn, arg);
+const { run } = testPage();
 
 test("fleet: add, get, all, remove, status, events with deviceId", async () => {
   const r = await run(async (config) => {

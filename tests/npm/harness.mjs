@@ -5,6 +5,7 @@ import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
 import { extname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
+import { after, before } from "node:test";
 import { chromium } from "playwright-core";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -76,4 +77,15 @@ export async function openPage(file = "tests/npm/page.html") {
       await new Promise((resolve) => server.close(resolve));
     },
   };
+}
+
+/**
+ * Opens the page before a test file's tests and closes it after them;
+ * `run(fn, arg)` evaluates `fn(arg)` in the page.
+ */
+export function testPage() {
+  let ctx;
+  before(async () => { ctx = await openPage(); });
+  after(async () => { await ctx?.close(); });
+  return { run: (fn, arg) => ctx.page.evaluate(fn, arg) };
 }

@@ -1,15 +1,13 @@
 // Creating and disposing twins does not grow WebAssembly memory.
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { openPage } from "./harness.mjs";
+import { testPage } from "./harness.mjs";
 import { thermostat } from "./fixtures.mjs";
 
-let ctx;
-before(async () => { ctx = await openPage(); });
-after(async () => { await ctx?.close(); });
+const { run } = testPage();
 
 test("10,000 twins created, used and disposed: memory stops growing after warm-up", async () => {
-  const r = await ctx.page.evaluate((config) => {
+  const r = await run((config) => {
     const { DigitalTwin, FleetManager, wasmMemoryBytes } = window.twinkit;
     const cycle = (i) => {
       const twin = new DigitalTwin({ ...config, id: `t${i}` });
@@ -36,7 +34,7 @@ test("10,000 twins created, used and disposed: memory stops growing after warm-u
 });
 
 test("twins left to the garbage collector are released too (weak refs)", async () => {
-  const r = await ctx.page.evaluate(async (config) => {
+  const r = await run(async (config) => {
     const { DigitalTwin, wasmMemoryBytes } = window.twinkit;
     const settle = async () => {
       for (let k = 0; k < 5; k++) {
