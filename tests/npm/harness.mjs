@@ -54,7 +54,7 @@ export const CHROMIUM_ARGS = [
  * Opens the test page with twinkit loaded as `window.twinkit`. Console
  * errors are collected in `errors` (handlers that throw log there).
  */
-export async function openPage(file = "tests/npm/page.html") {
+export async function openPage(file = "tests/npm/page.html", ready = () => window.twinkit !== undefined) {
   const { server, origin } = await serve();
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
@@ -65,9 +65,12 @@ export async function openPage(file = "tests/npm/page.html") {
   page.on("pageerror", (e) => errors.push(String(e)));
   page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
   await page.goto(`${origin}/${file}`);
-  await page.waitForFunction(() => window.twinkit !== undefined || window.loadError !== undefined);
-  const loadError = await page.evaluate(() => window.loadError);
-  if (loadError) throw new Error(`twinkit failed to load: ${loadError}`);
+  await Promise.race([
+    page.waitForFunction(ready),
+    page.waitForFunction(() => window.loadError !== undefined).then(async () => {
+      throw new Error(`twinkit failed to load: ${await page.evaluate(() => window.loadError)}`);
+    }),
+  ]);
   return {
     page,
     errors,
