@@ -52,6 +52,7 @@ pub mod prediction;
 pub mod state;
 pub mod twin;
 pub mod value;
+pub mod wire;
 
 pub use alerts::{Alert, AlertCondition, AlertStatus, Severity, ThresholdAlerts};
 pub use commands::{CommandResponse, CommandStatus, CommandTracker, DeviceCommand};
@@ -68,6 +69,7 @@ pub use prediction::{MaintenancePrediction, PredictiveMaintenance, Threshold};
 pub use state::{DeviceState, PropertyMetadata, UpdateSource};
 pub use twin::{ConnectionState, DigitalTwin, Inbound, Outbound, ReportOutcome};
 pub use value::{TelemetryData, TelemetryValue};
+pub use wire::{Message as WireMessage, WireError};
 
 /// Milliseconds since the Unix epoch, as JavaScript's `Date.now()` gives them.
 pub type Millis = u64;
