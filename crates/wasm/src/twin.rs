@@ -116,15 +116,26 @@ impl DigitalTwin {
     }
 
     /// Connects. A twin without `connectionType` is fed in-process and
-    /// connects at once. Network transports (mqtt, websocket, http) are not
-    /// part of this build yet: the promise rejects with code
-    /// `TRANSPORT_UNAVAILABLE`.
+    /// connects at once. A `websocket` twin joins the page's shared
+    /// connection for its URL and credentials; the promise resolves once it
+    /// is connected and rejects (`NOT_CONNECTED`, `DISPOSED`) if it is
+    /// disconnected or disposed first, or if the connection fails with
+    /// `reconnect: false`. Failed attempts are also `error` events
+    /// (`CONNECT_FAILED`); retries back off exponentially with jitter.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn connect(&self) -> Promise {
-        match self.0.connect() {
-            Ok(()) => Promise::resolve(&JsValue::UNDEFINED),
-            Err(e) => Promise::reject(&web_error(&e)),
-        }
+        let twin = self.0.clone();
+        Promise::new(&mut |resolve, reject| match twin.connect() {
+            Err(e) => {
+                let _ = reject.call1(&JsValue::NULL, &web_error(&e));
+            }
+            Ok(()) => twin.when_connected(move |result| {
+                let _ = match result {
+                    Ok(()) => resolve.call0(&JsValue::NULL),
+                    Err(e) => reject.call1(&JsValue::NULL, &web_error(&e)),
+                };
+            }),
+        })
     }
 
     /// Disconnects.

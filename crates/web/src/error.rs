@@ -24,6 +24,14 @@ pub enum WebError {
         /// The id that is taken.
         device_id: String,
     },
+    /// The twin is not connected and will not be without a new
+    /// `connect()`: disconnected first, or the connection failed and may
+    /// not be retried (`reconnect: false`).
+    #[error("not connected: {reason}")]
+    NotConnected {
+        /// Why; never carries credentials.
+        reason: String,
+    },
     /// The twin's `connectionType` has no transport in this build.
     #[error(
         "connectionType `{kind}` has no transport in this build yet; feed the twin in-process"
@@ -43,6 +51,7 @@ impl WebError {
             WebError::Disposed { .. } => "DISPOSED",
             WebError::DuplicateDevice { .. } => "DUPLICATE_DEVICE",
             WebError::TransportUnavailable { .. } => "TRANSPORT_UNAVAILABLE",
+            WebError::NotConnected { .. } => "NOT_CONNECTED",
         }
     }
 }

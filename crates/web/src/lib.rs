@@ -29,6 +29,9 @@
 
 mod error;
 mod fleet;
+mod hub;
+mod page;
+mod socket;
 mod timer;
 mod twin;
 

@@ -9,6 +9,7 @@ use twinkit_core::events::{ErrorInfo, EventData};
 use twinkit_core::{DeviceConfig, DeviceEvent, EventType, Millis, TwinOptions};
 
 use crate::error::WebError;
+use crate::hub::{hub_for, HubInner};
 use crate::now;
 use crate::timer::Timer;
 
@@ -44,7 +45,13 @@ pub(crate) struct TwinInner {
     timer: OnceCell<Timer>,
     /// State a binding layer keeps per twin (see [`Twin::binding`]).
     binding: OnceCell<Rc<dyn Any>>,
+    /// The shared connection, while connected or connecting over a network.
+    hub: RefCell<Option<Rc<HubInner>>>,
+    /// Callers of [`Twin::when_connected`] waiting for the connection.
+    waiters: RefCell<Vec<Waiter>>,
 }
+
+type Waiter = Box<dyn FnOnce(Result<(), WebError>)>;
 
 /// A live digital twin in the page: a cheap, cloneable handle over a
 /// `twinkit_core::DigitalTwin`. Every change goes through [`Twin::update`],
@@ -80,6 +87,8 @@ impl Twin {
             disposed: Cell::new(false),
             timer: OnceCell::new(),
             binding: OnceCell::new(),
+            hub: RefCell::default(),
+            waiters: RefCell::default(),
         })))
     }
 
@@ -120,6 +129,7 @@ impl Twin {
             });
         }
         let result = f(&mut self.0.core.borrow_mut(), now);
+        self.pump(now);
         self.deliver();
         Ok(result)
     }
@@ -178,22 +188,92 @@ impl Twin {
     }
 
     /// Connects. A twin without `connectionType` is fed in-process and
-    /// connects at once; network transports are not in this build yet.
+    /// connects at once; a networked twin joins the page's shared
+    /// connection for its server (opening it if needed) and is
+    /// `connecting` until the session is up. Use [`Twin::when_connected`]
+    /// to wait.
     pub fn connect(&self) -> Result<(), WebError> {
-        let kind = self.core().config().connection_type.clone();
-        if let Some(kind) = kind {
-            let kind = serde_json::to_value(&kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
-            return Err(WebError::TransportUnavailable { kind });
+        if self.is_disposed() {
+            return Err(WebError::Disposed {
+                device_id: self.id(),
+            });
         }
-        self.update(|twin, now| twin.connect(now)).map(|_| ())
+        let networked = self.core().config().connection_type.is_some();
+        if !networked {
+            return self.update(|twin, now| twin.connect(now)).map(|_| ());
+        }
+        let existing = self.0.hub.borrow().clone();
+        if let Some(hub) = existing {
+            // Already on a connection: (re)start its schedule if it stopped.
+            hub.join(self);
+            return Ok(());
+        }
+        let hub = hub_for(self)?;
+        *self.0.hub.borrow_mut() = Some(Rc::clone(&hub));
+        self.update(|twin, now| twin.connect(now))?;
+        hub.join(self);
+        Ok(())
     }
 
-    /// Disconnects.
+    /// Calls `callback` once the twin is connected (at once if it is), or
+    /// with the reason it will not be: disconnected or disposed first, or
+    /// the connection failed and may not be retried.
+    pub fn when_connected(&self, callback: impl FnOnce(Result<(), WebError>) + 'static) {
+        if self.core().is_connected() {
+            callback(Ok(()));
+        } else if self.is_disposed() {
+            callback(Err(WebError::Disposed {
+                device_id: self.id(),
+            }));
+        } else {
+            self.0.waiters.borrow_mut().push(Box::new(callback));
+        }
+    }
+
+    /// Answers every [`Twin::when_connected`] caller.
+    pub(crate) fn settle_waiters(&self, result: &Result<(), WebError>) {
+        let waiters: Vec<Waiter> = self.0.waiters.borrow_mut().drain(..).collect();
+        for waiter in waiters {
+            waiter(result.clone());
+        }
+    }
+
+    /// Disconnects (and leaves the shared connection).
     pub fn disconnect(&self) -> Result<(), WebError> {
-        self.update(|twin, now| twin.disconnect(now))
+        self.leave_hub();
+        let result = self.update(|twin, now| twin.disconnect(now));
+        self.settle_waiters(&Err(WebError::NotConnected {
+            reason: "disconnected by the application".into(),
+        }));
+        result
+    }
+
+    fn leave_hub(&self) {
+        let hub = self.0.hub.borrow_mut().take();
+        if let Some(hub) = hub {
+            hub.leave(&self.id());
+        }
+    }
+
+    /// Sends what the core has for the device while the shared connection
+    /// is up.
+    fn pump(&self, now: Millis) {
+        let hub = self.0.hub.borrow().clone();
+        let Some(hub) = hub else { return };
+        if !hub.is_up() {
+            return;
+        }
+        let id = self.id();
+        loop {
+            let outbound = self.0.core.borrow_mut().poll_outbound(now);
+            let Some(outbound) = outbound else { break };
+            if let Err(reason) = hub.send(&id, outbound) {
+                self.0
+                    .core
+                    .borrow()
+                    .report_error("SEND_FAILED", &reason, now);
+            }
+        }
     }
 
     /// Releases the twin: in-flight commands fail, it disconnects, listeners
@@ -203,8 +283,12 @@ impl Twin {
         if self.is_disposed() {
             return;
         }
+        self.leave_hub();
         let _ = self.update(|twin, now| twin.dispose(now));
         self.0.disposed.set(true);
+        self.settle_waiters(&Err(WebError::Disposed {
+            device_id: self.id(),
+        }));
         if let Some(timer) = self.0.timer.get() {
             timer.cancel();
         }
@@ -252,6 +336,9 @@ impl Twin {
                 break;
             };
             let event_type = event.event_type();
+            if event_type == EventType::Connected {
+                self.settle_waiters(&Ok(()));
+            }
             let targets: Vec<Listener> = self
                 .0
                 .listeners
