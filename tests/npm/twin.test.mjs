@@ -235,9 +235,12 @@ test("connect: in-process at once; a refused network connection fails clearly wi
     ws.on("error", (e) => errors.push(e.data));
     let refused = null;
     try { await ws.connect(); } catch (e) { refused = { code: e.code, message: e.message }; }
-    const http = new DigitalTwin({ ...config, connectionType: "http", connectionConfig: { url: "http://127.0.0.1:9/" } });
+    const http = new DigitalTwin({ ...config, connectionType: "http", connectionConfig: { url: "http://127.0.0.1:9/", password: "hunter2", reconnect: false } });
+    let httpRefused = null;
+    try { await http.connect(); } catch (e) { httpRefused = { code: e.code, message: e.message }; }
+    const mqtt = new DigitalTwin({ ...config, connectionType: "mqtt", connectionConfig: { url: "ws://127.0.0.1:9/" } });
     let unavailable = null;
-    try { await http.connect(); } catch (e) { unavailable = e.code; }
+    try { await mqtt.connect(); } catch (e) { unavailable = e.code; }
     const twin = new DigitalTwin(config);
     await twin.connect();
     let calls = 0;
@@ -246,13 +249,15 @@ test("connect: in-process at once; a refused network connection fails clearly wi
     twin.dispose();
     let after = null;
     try { twin.setDesired("setpoint", 70); } catch (e) { after = e.code; }
-    return { refused, errors, unavailable, state: ws.connectionState, cmd: twin.getCommand(cmd.commandId).status, after, calls, connected: twin.isConnected, readable: twin.getState().deviceId };
+    return { refused, errors, httpRefused, unavailable, state: ws.connectionState, cmd: twin.getCommand(cmd.commandId).status, after, calls, connected: twin.isConnected, readable: twin.getState().deviceId };
   }, thermostat);
   assert.equal(r.refused.code, "NOT_CONNECTED");
   assert.match(r.refused.message, /could not connect to ws:\/\/127\.0\.0\.1:9\/ws/);
   assert.equal(r.errors[0].code, "CONNECT_FAILED");
   assert.doesNotMatch(JSON.stringify(r), /hunter2|operator/);
   assert.equal(r.state, "disconnected");
+  assert.equal(r.httpRefused.code, "NOT_CONNECTED");
+  assert.match(r.httpRefused.message, /could not connect to http:\/\/127\.0\.0\.1:9\//);
   assert.equal(r.unavailable, "TRANSPORT_UNAVAILABLE");
   assert.equal(r.cmd, "failed");
   assert.equal(r.after, "DISPOSED");

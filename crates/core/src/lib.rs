@@ -45,6 +45,7 @@ pub mod error;
 pub mod events;
 pub mod fleet;
 pub mod history;
+pub mod http_link;
 pub mod ids;
 pub mod json_link;
 pub mod limits;

@@ -223,24 +223,7 @@ impl HubInner {
             .reconnect
             .borrow_mut()
             .handle_down(now, js_sys::Math::random());
-        let retry = match next {
-            Some(at) => format!("; retrying in {:.1} s", at.saturating_sub(now) as f64 / 1e3),
-            None => String::new(),
-        };
-        let message = format!("could not connect to {}: {reason}{retry}", self.safe_url);
-        for twin in self.twins() {
-            let _ = twin.update(|core, now| {
-                core.report_error("CONNECT_FAILED", &message, now);
-                if next.is_none() {
-                    core.handle_disconnected(Some(&message), now);
-                }
-            });
-            if next.is_none() {
-                twin.settle_waiters(&Err(WebError::NotConnected {
-                    reason: message.clone(),
-                }));
-            }
-        }
+        connect_failed(&self.twins(), &self.safe_url, reason, next, now);
     }
 
     fn twins(&self) -> Vec<Twin> {
@@ -316,11 +299,7 @@ impl HubInner {
             }
             LinkEvent::Inbound { device_id, inbound } => {
                 if let Some(twin) = self.member(&device_id) {
-                    let _ = twin.update(|core, now| {
-                        if let Err(error) = core.ingest(inbound, now) {
-                            core.report_error(error.code(), &error.to_string(), now);
-                        }
-                    });
+                    ingest(&twin, inbound);
                 }
             }
             LinkEvent::Rejected {
@@ -364,6 +343,46 @@ impl HubInner {
             })
         });
         timer.arm(deadline, now);
+    }
+}
+
+/// Feeds a message from the device to its twin; what the twin refuses is
+/// an `error` event.
+pub(crate) fn ingest(twin: &Twin, inbound: twinkit_core::Inbound) {
+    let _ = twin.update(|core, now| {
+        if let Err(error) = core.ingest(inbound, now) {
+            core.report_error(error.code(), &error.to_string(), now);
+        }
+    });
+}
+
+/// Tells twins a connection attempt failed: an `error` event
+/// (`CONNECT_FAILED`) saying when the next attempt is; without one, the
+/// twins are disconnected and `connect()` callers get the reason.
+pub(crate) fn connect_failed(
+    twins: &[Twin],
+    safe_url: &str,
+    reason: &str,
+    next: Option<Millis>,
+    now: Millis,
+) {
+    let retry = match next {
+        Some(at) => format!("; retrying in {:.1} s", at.saturating_sub(now) as f64 / 1e3),
+        None => String::new(),
+    };
+    let message = format!("could not connect to {safe_url}: {reason}{retry}");
+    for twin in twins {
+        let _ = twin.update(|core, now| {
+            core.report_error("CONNECT_FAILED", &message, now);
+            if next.is_none() {
+                core.handle_disconnected(Some(&message), now);
+            }
+        });
+        if next.is_none() {
+            twin.settle_waiters(&Err(WebError::NotConnected {
+                reason: message.clone(),
+            }));
+        }
     }
 }
 

@@ -29,6 +29,7 @@
 
 mod error;
 mod fleet;
+mod http_host;
 mod hub;
 mod page;
 mod socket;

@@ -6,9 +6,10 @@ use std::collections::{HashMap, VecDeque};
 use std::rc::{Rc, Weak};
 
 use twinkit_core::events::{ErrorInfo, EventData};
-use twinkit_core::{DeviceConfig, DeviceEvent, EventType, Millis, TwinOptions};
+use twinkit_core::{ConnectionType, DeviceConfig, DeviceEvent, EventType, Millis, TwinOptions};
 
 use crate::error::WebError;
+use crate::http_host::HttpHost;
 use crate::hub::{hub_for, HubInner};
 use crate::now;
 use crate::timer::Timer;
@@ -45,13 +46,38 @@ pub(crate) struct TwinInner {
     timer: OnceCell<Timer>,
     /// State a binding layer keeps per twin (see [`Twin::binding`]).
     binding: OnceCell<Rc<dyn Any>>,
-    /// The shared connection, while connected or connecting over a network.
-    hub: RefCell<Option<Rc<HubInner>>>,
+    /// The network connection, while connected or connecting.
+    connection: RefCell<Option<Connection>>,
     /// Callers of [`Twin::when_connected`] waiting for the connection.
     waiters: RefCell<Vec<Waiter>>,
 }
 
 type Waiter = Box<dyn FnOnce(Result<(), WebError>)>;
+
+/// How a networked twin reaches its device.
+#[derive(Clone)]
+enum Connection {
+    /// A socket shared with the page's other twins of the same server.
+    Shared(Rc<HubInner>),
+    /// HTTP polling of its own.
+    Http(Rc<HttpHost>),
+}
+
+impl Connection {
+    fn is_up(&self) -> bool {
+        match self {
+            Connection::Shared(hub) => hub.is_up(),
+            Connection::Http(host) => host.is_up(),
+        }
+    }
+
+    fn send(&self, device_id: &str, outbound: twinkit_core::Outbound) -> Result<(), String> {
+        match self {
+            Connection::Shared(hub) => hub.send(device_id, outbound),
+            Connection::Http(host) => host.send(outbound),
+        }
+    }
+}
 
 /// A live digital twin in the page: a cheap, cloneable handle over a
 /// `twinkit_core::DigitalTwin`. Every change goes through [`Twin::update`],
@@ -87,7 +113,7 @@ impl Twin {
             disposed: Cell::new(false),
             timer: OnceCell::new(),
             binding: OnceCell::new(),
-            hub: RefCell::default(),
+            connection: RefCell::default(),
             waiters: RefCell::default(),
         })))
     }
@@ -202,16 +228,29 @@ impl Twin {
         if !networked {
             return self.update(|twin, now| twin.connect(now)).map(|_| ());
         }
-        let existing = self.0.hub.borrow().clone();
-        if let Some(hub) = existing {
-            // Already on a connection: (re)start its schedule if it stopped.
-            hub.join(self);
-            return Ok(());
+        let existing = self.0.connection.borrow().clone();
+        let connection = match existing {
+            Some(connection) => connection,
+            None => {
+                let kind = self.core().config().connection_type.clone();
+                let connection = match kind {
+                    Some(ConnectionType::Http) => HttpHost::new(self)
+                        .map(Connection::Http)
+                        .ok_or_else(|| WebError::TransportUnavailable {
+                            kind: "http".into(),
+                        })?,
+                    _ => Connection::Shared(hub_for(self)?),
+                };
+                *self.0.connection.borrow_mut() = Some(connection.clone());
+                self.update(|twin, now| twin.connect(now))?;
+                connection
+            }
+        };
+        // Joining again (re)starts a schedule that stopped.
+        match connection {
+            Connection::Shared(hub) => hub.join(self),
+            Connection::Http(host) => host.start(),
         }
-        let hub = hub_for(self)?;
-        *self.0.hub.borrow_mut() = Some(Rc::clone(&hub));
-        self.update(|twin, now| twin.connect(now))?;
-        hub.join(self);
         Ok(())
     }
 
@@ -249,17 +288,19 @@ impl Twin {
     }
 
     fn leave_hub(&self) {
-        let hub = self.0.hub.borrow_mut().take();
-        if let Some(hub) = hub {
-            hub.leave(&self.id());
+        let connection = self.0.connection.borrow_mut().take();
+        match connection {
+            Some(Connection::Shared(hub)) => hub.leave(&self.id()),
+            Some(Connection::Http(host)) => host.stop(),
+            None => {}
         }
     }
 
     /// Sends what the core has for the device while the shared connection
     /// is up.
     fn pump(&self, now: Millis) {
-        let hub = self.0.hub.borrow().clone();
-        let Some(hub) = hub else { return };
+        let connection = self.0.connection.borrow().clone();
+        let Some(hub) = connection else { return };
         if !hub.is_up() {
             return;
         }
