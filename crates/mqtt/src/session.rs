@@ -255,15 +255,12 @@ impl MqttSession {
                 // A refused CONNACK or the broker's DISCONNECT closed it.
                 return;
             }
-            if outcome.close {
+            // Whatever the engine could not take from the broker (malformed,
+            // out of protocol) ends the connection, as MQTT requires.
+            if outcome.close || !outcome.errors.is_empty() {
                 let reason = self.reason_for(&outcome.errors);
                 self.close(reason, now);
                 return;
-            }
-            for error in outcome.errors {
-                self.events.push_back(MqttEvent::Error {
-                    detail: describe_core_error(error),
-                });
             }
             if cursor.position() == before {
                 break;
