@@ -179,10 +179,12 @@ fn missing_connack_times_out() {
 fn qos0_1_2_publish_complete_and_carry_v5_properties() {
     for version in [V3, V5] {
         let (mut session, mut peer) = connected(MqttOptions::new("c").version(version), true);
-        let mut properties = MessageProperties::default();
-        properties.content_type = Some("application/json".into());
-        properties.user_properties = vec![("seq".into(), "1".into()), ("seq".into(), "2".into())];
-        properties.message_expiry_secs = Some(60);
+        let properties = MessageProperties {
+            content_type: Some("application/json".into()),
+            user_properties: vec![("seq".into(), "1".into()), ("seq".into(), "2".into())],
+            message_expiry_secs: Some(60),
+            ..MessageProperties::default()
+        };
         let mut message = Message::new("t/a", b"{\"v\":1}".to_vec(), QoS::AtLeastOnce, false);
         message.properties = properties;
         let a = session
