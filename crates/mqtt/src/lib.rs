@@ -44,6 +44,7 @@ mod event;
 mod options;
 mod reason;
 mod session;
+pub mod shadow;
 pub mod topics;
 
 pub use error::MqttError;
