@@ -97,7 +97,10 @@ pub struct MqttOptions {
     pub connect_timeout: Millis,
     /// Start with a fresh session on the first connect (default true). With
     /// MQTT 5, reconnects of the same session always ask to resume; with
-    /// 3.1.1 every CONNECT carries this flag as `cleanSession`.
+    /// 3.1.1 every CONNECT carries this flag as `cleanSession`. A session
+    /// that must survive a mosquitto 2.0 restart should begin with clean
+    /// start off: mosquitto 2.0.11 reloads v5 sessions begun with clean
+    /// start as expired (seen in this crate's integration test).
     pub clean_start: bool,
     /// MQTT 5 session expiry in seconds (default 0: the broker forgets the
     /// session when the connection ends). Set it above 0 to resume after a
