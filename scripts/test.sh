@@ -14,7 +14,7 @@ step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo clippy for wasm32 (the browser crates)"
-cargo clippy -p twinkit-core -p twinkit-web -p twinkit-wasm --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -p twinkit-core -p twinkit-mqtt -p twinkit-web -p twinkit-wasm --target wasm32-unknown-unknown -- -D warnings
 
 step "cargo test (native)"
 cargo test --workspace
