@@ -238,9 +238,9 @@ test("connect: in-process at once; a refused network connection fails clearly wi
     const http = new DigitalTwin({ ...config, connectionType: "http", connectionConfig: { url: "http://127.0.0.1:9/", password: "hunter2", reconnect: false } });
     let httpRefused = null;
     try { await http.connect(); } catch (e) { httpRefused = { code: e.code, message: e.message }; }
-    const mqtt = new DigitalTwin({ ...config, connectionType: "mqtt", connectionConfig: { url: "ws://127.0.0.1:9/" } });
-    let unavailable = null;
-    try { await mqtt.connect(); } catch (e) { unavailable = e.code; }
+    const mqtt = new DigitalTwin({ ...config, connectionType: "mqtt", connectionConfig: { url: "ws://127.0.0.1:9/", username: "operator", password: "hunter2", reconnect: false } });
+    let mqttRefused = null;
+    try { await mqtt.connect(); } catch (e) { mqttRefused = e.code; }
     const twin = new DigitalTwin(config);
     await twin.connect();
     let calls = 0;
@@ -249,7 +249,7 @@ test("connect: in-process at once; a refused network connection fails clearly wi
     twin.dispose();
     let after = null;
     try { twin.setDesired("setpoint", 70); } catch (e) { after = e.code; }
-    return { refused, errors, httpRefused, unavailable, state: ws.connectionState, cmd: twin.getCommand(cmd.commandId).status, after, calls, connected: twin.isConnected, readable: twin.getState().deviceId };
+    return { refused, errors, httpRefused, mqttRefused, state: ws.connectionState, cmd: twin.getCommand(cmd.commandId).status, after, calls, connected: twin.isConnected, readable: twin.getState().deviceId };
   }, thermostat);
   assert.equal(r.refused.code, "NOT_CONNECTED");
   assert.match(r.refused.message, /could not connect to ws:\/\/127\.0\.0\.1:9\/ws/);
@@ -258,7 +258,7 @@ test("connect: in-process at once; a refused network connection fails clearly wi
   assert.equal(r.state, "disconnected");
   assert.equal(r.httpRefused.code, "NOT_CONNECTED");
   assert.match(r.httpRefused.message, /could not connect to http:\/\/127\.0\.0\.1:9\//);
-  assert.equal(r.unavailable, "TRANSPORT_UNAVAILABLE");
+  assert.equal(r.mqttRefused, "NOT_CONNECTED");
   assert.equal(r.cmd, "failed");
   assert.equal(r.after, "DISPOSED");
   assert.equal(r.connected, false);

@@ -41,6 +41,7 @@
 
 mod error;
 mod event;
+pub mod link;
 mod options;
 mod reason;
 mod session;

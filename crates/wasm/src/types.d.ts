@@ -23,6 +23,8 @@ export interface ConnectionConfig {
   topic?: string;
   reconnect?: boolean;
   reconnectInterval?: number;
+  /** MQTT only: 4 (MQTT 3.1.1, the default) or 5. */
+  protocolVersion?: 4 | 5;
 }
 
 export interface DeviceConfig {

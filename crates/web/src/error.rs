@@ -32,6 +32,13 @@ pub enum WebError {
         /// Why; never carries credentials.
         reason: String,
     },
+    /// The connection settings cannot be used (an MQTT topic prefix with a
+    /// wildcard, say).
+    #[error("invalid connection: {reason}")]
+    InvalidConnection {
+        /// Why.
+        reason: String,
+    },
     /// The twin's `connectionType` has no transport in this build.
     #[error(
         "connectionType `{kind}` has no transport in this build yet; feed the twin in-process"
@@ -52,6 +59,7 @@ impl WebError {
             WebError::DuplicateDevice { .. } => "DUPLICATE_DEVICE",
             WebError::TransportUnavailable { .. } => "TRANSPORT_UNAVAILABLE",
             WebError::NotConnected { .. } => "NOT_CONNECTED",
+            WebError::InvalidConnection { .. } => "INVALID_CONNECTION",
         }
     }
 }

@@ -18,6 +18,7 @@ use twinkit_core::link::{display_url, Link, LinkEvent};
 use twinkit_core::reconnect::Reconnector;
 use twinkit_core::wire::Token;
 use twinkit_core::{ConnectionConfig, ConnectionType, Millis, Outbound};
+use twinkit_mqtt::link::MqttLink;
 
 use crate::error::WebError;
 use crate::now;
@@ -68,6 +69,9 @@ impl std::fmt::Debug for HubInner {
 /// The link for a connection type, or why there is none.
 fn link_for(kind: &ConnectionType, config: &ConnectionConfig) -> Result<Box<dyn Link>, WebError> {
     match kind {
+        ConnectionType::Mqtt => MqttLink::from_config(config)
+            .map(|link| Box::new(link) as Box<dyn Link>)
+            .map_err(|reason| WebError::InvalidConnection { reason }),
         ConnectionType::Websocket => Ok(Box::new(JsonLink::new(
             config.password.clone().map(Token::new),
         ))),
@@ -280,15 +284,22 @@ impl HubInner {
                 }
             }
             LinkEvent::Down { reason } => {
-                self.up.set(false);
+                let was_up = self.up.replace(false);
                 if let Some(socket) = self.socket.borrow_mut().take() {
                     self.retired.borrow_mut().push(socket);
                 }
-                self.reconnect
-                    .borrow_mut()
-                    .handle_down(now, js_sys::Math::random());
-                for twin in self.twins() {
-                    let _ = twin.update(|core, now| core.handle_disconnected(Some(&reason), now));
+                if was_up {
+                    self.reconnect
+                        .borrow_mut()
+                        .handle_down(now, js_sys::Math::random());
+                    for twin in self.twins() {
+                        let _ =
+                            twin.update(|core, now| core.handle_disconnected(Some(&reason), now));
+                    }
+                } else {
+                    // Refused before the session came up (bad credentials):
+                    // a failed attempt, reported and backed off.
+                    self.dial_failed(&reason, now);
                 }
             }
             LinkEvent::Transmit(frame) => {
