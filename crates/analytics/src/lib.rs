@@ -1,0 +1,21 @@
+//! # twinkit-analytics
+//!
+//! What makes a twin more than a mirror: it understands its telemetry
+//! ([`detect`]: spikes, stuck sensors, rapid changes, drift; [`health`]:
+//! stability, drift per minute, freshness and a score), predicts with honest
+//! uncertainty ([`trend`]: least squares and Theil–Sen, prediction intervals,
+//! times to thresholds with bounds) and answers "what if".
+//!
+//! Pure Rust, no I/O and no clock: every call that depends on time takes it as
+//! an argument (milliseconds since the Unix epoch), as in `twinkit-core`.
+#![deny(missing_docs)]
+
+pub mod detect;
+pub mod error;
+pub mod synth;
+pub mod window;
+
+pub use detect::{
+    AnomalyDetector, AnomalyKind, Detection, DetectorConfig, ExpectedRange, PropertyDetector,
+};
+pub use error::AnalyticsError;
