@@ -27,9 +27,10 @@
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
-use twinkit_core::{Millis, Severity, TelemetryData, TelemetryValue};
+use twinkit_core::{DeviceConfig, Millis, PropertyType, Severity, TelemetryData, TelemetryValue};
 
 use crate::error::{check_property, invalid, AnalyticsError};
+use crate::health::{self, HealthConfig, PropertyHealth};
 use crate::window::RollingWindow;
 
 const MS_PER_MINUTE: f64 = 60_000.0;
@@ -588,6 +589,7 @@ pub struct AnomalyDetector {
     default: DetectorConfig,
     configs: IndexMap<String, DetectorConfig>,
     properties: IndexMap<String, PropertyDetector>,
+    health: IndexMap<String, HealthConfig>,
     max_properties: usize,
 }
 
@@ -597,6 +599,7 @@ impl Default for AnomalyDetector {
             default: DetectorConfig::default(),
             configs: IndexMap::new(),
             properties: IndexMap::new(),
+            health: IndexMap::new(),
             max_properties: DEFAULT_MAX_PROPERTIES,
         }
     }
@@ -696,6 +699,51 @@ impl AnomalyDetector {
             }
         }
         errors
+    }
+
+    /// Sets how `property`'s health is judged (see [`crate::health`]).
+    pub fn set_health_config(
+        &mut self,
+        property: &str,
+        config: HealthConfig,
+    ) -> Result<(), AnalyticsError> {
+        check_property(property)?;
+        config.validate()?;
+        self.health.insert(property.to_owned(), config);
+        Ok(())
+    }
+
+    /// Health settings from a twin's configuration: the span of every number
+    /// property with min and max, and the twin's telemetry interval.
+    pub fn configure_for_device(&mut self, device: &DeviceConfig) {
+        for definition in &device.properties {
+            if definition.kind != PropertyType::Number {
+                continue;
+            }
+            let config = HealthConfig {
+                expected_interval_ms: device.telemetry_interval,
+                ..HealthConfig::for_definition(definition)
+            };
+            if config.validate().is_ok() && check_property(&definition.name).is_ok() {
+                self.health.insert(definition.name.clone(), config);
+            }
+        }
+    }
+
+    /// `property`'s health at `now`; `None` before its first reading.
+    pub fn health(&self, property: &str, now: Millis) -> Option<PropertyHealth> {
+        let detector = self.properties.get(property)?;
+        let default = HealthConfig::default();
+        let config = self.health.get(property).unwrap_or(&default);
+        Some(health::assess(property, detector, config, now))
+    }
+
+    /// Every tracked property's health at `now`, in first-seen order.
+    pub fn health_all(&self, now: Millis) -> Vec<PropertyHealth> {
+        self.properties
+            .keys()
+            .filter_map(|p| self.health(p, now))
+            .collect()
     }
 
     /// Forgets every property's state (configurations stay).
@@ -1072,6 +1120,42 @@ mod tests {
             ..record
         };
         assert_eq!(det.observe_record(&older, &mut out).len(), 2);
+    }
+
+    #[test]
+    fn health_through_the_multi_property_detector() {
+        let device = DeviceConfig::from_json(
+            r#"{"id": "d", "name": "D", "type": "t", "telemetryInterval": 1000,
+                "properties": [{"name": "t", "type": "number", "min": 0, "max": 50, "telemetry": true},
+                               {"name": "s", "type": "string"}]}"#,
+        )
+        .unwrap();
+        let mut det = AnomalyDetector::new();
+        det.configure_for_device(&device);
+        let mut out = Vec::new();
+        for i in 0..20u64 {
+            det.observe("t", i * 1_000, 20.0 + (i % 2) as f64 * 0.1, &mut out)
+                .unwrap();
+        }
+        let h = det.health("t", 19_000).unwrap();
+        assert_eq!(h.expected_interval_ms, Some(1_000));
+        assert_eq!(h.score, 100, "{h:?}");
+        // 5 s ago with a 1 s interval: stale.
+        assert_eq!(
+            det.health("t", 24_000).unwrap().freshness,
+            health::Freshness::Stale
+        );
+        assert!(det.health("s", 0).is_none());
+        assert_eq!(det.health_all(19_000).len(), 1);
+        assert!(det
+            .set_health_config(
+                "t",
+                HealthConfig {
+                    span: Some(-1.0),
+                    ..Default::default()
+                }
+            )
+            .is_err());
     }
 
     #[test]

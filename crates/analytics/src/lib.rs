@@ -12,6 +12,7 @@
 
 pub mod detect;
 pub mod error;
+pub mod health;
 pub mod synth;
 pub mod window;
 
@@ -19,3 +20,4 @@ pub use detect::{
     AnomalyDetector, AnomalyKind, Detection, DetectorConfig, ExpectedRange, PropertyDetector,
 };
 pub use error::AnalyticsError;
+pub use health::{Freshness, HealthConfig, HealthStatus, PropertyHealth};
