@@ -13,7 +13,9 @@
 pub mod detect;
 pub mod error;
 pub mod health;
+pub mod maintenance;
 pub mod synth;
+pub mod trend;
 pub mod window;
 
 pub use detect::{
@@ -21,3 +23,7 @@ pub use detect::{
 };
 pub use error::AnalyticsError;
 pub use health::{Freshness, HealthConfig, HealthStatus, PropertyHealth};
+pub use maintenance::{
+    analyze_detailed, analyze_twin, DetailedPrediction, PredictionOptions, TrendSummary,
+};
+pub use trend::{Crossing, Interval, Trend, TrendMethod};
