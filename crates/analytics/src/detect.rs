@@ -6,7 +6,7 @@
 //!
 //! | Type | Fires when | Expected range reported |
 //! |------|------------|-------------------------|
-//! | `SPIKE` | the robust z-score `(x − median) / σ̂` of the reading against the window *before* it exceeds `spikeThreshold` (default 3σ-equivalent). `σ̂ = 1.4826·MAD`, or `1.2533·mean absolute deviation` when the MAD is 0. | `median ± threshold·σ̂` |
+//! | `SPIKE` | the robust z-score `(x − median) / σ̂` of the reading against the window *before* it exceeds `spikeThreshold` (default 3σ-equivalent). `σ̂ = 1.4826·MAD`, or `1.2533·mean absolute deviation` when the MAD is 0, and never less than half the property's typical `σ̂` (its running mean, with the drift half-life), so a quiet spell does not turn ordinary wiggles into spikes. | `median ± threshold·σ̂` |
 //! | `STUCK` | `stuckReadings` (default 10) consecutive readings lie within `stuckTolerance` (default 0: identical) of the first, i.e. zero variance over the run. The run needed grows to twice the longest run the property showed by itself recently (a memory halving every 20 windows of readings; runs that raised `STUCK` are not learned), so a coarsely quantised sensor that often repeats is not flagged. | the spike band |
 //! | `RAPID_CHANGE` | the level moves too fast: the rate between the medians of the last `rapidWindow` readings and of the `rapidWindow` before them, per minute, exceeds `rapidRatePerMinute` when set; otherwise its robust z-score against the last `4·window` such rates (once it holds `2·window`) exceeds `rapidThreshold` (default 5). Medians make a single outlier a spike, not a rapid change. | allowed rates, per minute |
 //! | `DRIFT` | the window median departs from a long baseline (an exponentially weighted mean with a half-life of `driftHalfLife` readings) by more than `driftThreshold` (default 4) times the usual departure, learned only from readings that were not drifting. | `baseline ± threshold·usual departure` |
@@ -18,8 +18,11 @@
 //! property has one latch. A detection is raised when its condition starts;
 //! while the latch is active nothing more is raised for that type; it releases
 //! when the score falls back under `clearRatio` × threshold (hysteresis), and a
-//! new detection of the same type needs at least `cooldown` readings since the
-//! previous one. **Severity**: `critical` when the score is at least twice its
+//! new detection of the same type needs at least `cooldown` readings (256)
+//! since the previous one. One event, one detection: for `group` readings
+//! (64) after a detection, other types are not raised (their latches still
+//! engage), and of several types at one reading only the first is raised.
+//! `STUCK`, a sensor fault rather than a value event, is never grouped. **Severity**: `critical` when the score is at least twice its
 //! threshold, `warning` otherwise (`STUCK` is a warning).
 //!
 //! Nothing fires during the first `warmup` readings; the drift detector also
@@ -36,6 +39,9 @@ use crate::window::RollingWindow;
 const MS_PER_MINUTE: f64 = 60_000.0;
 /// The remembered longest run halves over this many windows of readings.
 const RUN_MEMORY_WINDOWS: f64 = 20.0;
+/// The spike scale never falls below this share of the property's typical
+/// scale, so a quiet spell does not turn ordinary wiggles into spikes.
+const QUIET_SCALE_FLOOR: f64 = 0.5;
 /// The rate baseline holds this many windows of rates.
 const RATE_WINDOWS: usize = 4;
 /// The most properties one [`AnomalyDetector`] tracks by default.
@@ -70,8 +76,13 @@ pub struct DetectorConfig {
     /// Departure from the baseline, in usual departures, that is a drift.
     /// Default 4.
     pub drift_threshold: Option<f64>,
-    /// Fewest readings between two detections of one type. Default 64.
+    /// Fewest readings between two detections of one type. Default 256
+    /// (four windows: the baseline has been renewed since the last one).
     pub cooldown: usize,
+    /// Readings after a detection during which a detection of another type
+    /// is taken as the same event and not raised (its latch still engages).
+    /// Default 64 (one window); 0 raises every type.
+    pub group: usize,
     /// A latch releases when the score falls under this × threshold.
     /// Default 0.75, in (0, 1].
     pub clear_ratio: f64,
@@ -90,7 +101,8 @@ impl Default for DetectorConfig {
             rapid_threshold: Some(5.0),
             drift_half_life: 720,
             drift_threshold: Some(4.0),
-            cooldown: 64,
+            cooldown: 256,
+            group: 64,
             clear_ratio: 0.75,
         }
     }
@@ -250,6 +262,10 @@ pub struct PropertyDetector {
     rates: RollingWindow,
     halves: Vec<f64>,
     count: u64,
+    typical_scale: f64,
+    typical_scale_n: u64,
+    since_detection: u64,
+    last_kind: Option<AnomalyKind>,
     last: Option<(Millis, f64)>,
     spike_band: Option<(f64, f64)>,
     spike: Latch,
@@ -277,6 +293,10 @@ impl PropertyDetector {
             rates: RollingWindow::new(RATE_WINDOWS * config.window),
             halves: Vec::with_capacity(config.rapid_window),
             count: 0,
+            typical_scale: 0.0,
+            typical_scale_n: 0,
+            since_detection: u64::MAX,
+            last_kind: None,
             last: None,
             spike_band: None,
             spike: Latch::default(),
@@ -356,6 +376,7 @@ impl PropertyDetector {
             }
         }
         self.count += 1;
+        let start = out.len();
         let warm = self.count > self.config.warmup as u64;
         let cfg = self.config.clone();
         let detection = |kind, severity, score, range: Option<(f64, f64)>, message| Detection {
@@ -369,6 +390,8 @@ impl PropertyDetector {
             message,
         };
 
+        let alpha = 1.0 - 0.5f64.powf(1.0 / cfg.drift_half_life as f64);
+
         // SPIKE: against the window before this reading.
         let baseline = if warm {
             self.window.median_and_scale()
@@ -376,7 +399,14 @@ impl PropertyDetector {
             None
         };
         if let (Some(k), Some((median, scale))) = (cfg.spike_threshold, baseline) {
-            let scale = scale.max(scale_floor(median));
+            // Typical scale: mean of the window scales, then exponentially
+            // weighted with the drift baseline's half-life.
+            self.typical_scale_n += 1;
+            let learn = (1.0 / self.typical_scale_n as f64).max(alpha);
+            self.typical_scale += learn * (scale - self.typical_scale);
+            let scale = scale
+                .max(QUIET_SCALE_FLOOR * self.typical_scale)
+                .max(scale_floor(median));
             let z = (value - median) / scale;
             let band = (median - k * scale, median + k * scale);
             self.spike_band = Some(band);
@@ -474,7 +504,6 @@ impl PropertyDetector {
         }
 
         // DRIFT: window median against a slow exponentially weighted mean.
-        let alpha = 1.0 - 0.5f64.powf(1.0 / cfg.drift_half_life as f64);
         // Running mean until 1/n falls below alpha, so the start is unbiased.
         let step = alpha.max(1.0 / self.count as f64);
         self.long_mean += step * (value - self.long_mean);
@@ -515,6 +544,27 @@ impl PropertyDetector {
             }
         }
 
+        // One event, one detection: within `group` readings of a raised
+        // detection, other types are not raised; of several at one reading
+        // the first (in SPIKE, STUCK, RAPID_CHANGE, DRIFT order) is kept.
+        // STUCK is a sensor fault, not a value event: never grouped.
+        let stuck_at = out[start..]
+            .iter()
+            .position(|d| d.kind == AnomalyKind::Stuck)
+            .map(|i| start + i);
+        let stuck = stuck_at.map(|i| out.remove(i));
+        if out.len() > start {
+            let grouped = self.since_detection < cfg.group as u64;
+            if grouped && self.last_kind != Some(out[start].kind) {
+                out.truncate(start);
+            } else {
+                out.truncate(start + 1);
+                self.last_kind = Some(out[start].kind);
+                self.since_detection = 0;
+            }
+        }
+        out.extend(stuck);
+        self.since_detection = self.since_detection.saturating_add(1);
         self.last = Some((time, value));
         Ok(())
     }
@@ -858,6 +908,32 @@ mod tests {
         let out = run(only(AnomalyKind::Spike), &v);
         assert_eq!(out.len(), 1, "{out:?}");
         assert_eq!(out[0].timestamp, 150 * MIN);
+    }
+
+    #[test]
+    fn one_event_one_detection() {
+        // A step: SPIKE at once; the rapid-change and drift latches engage
+        // within the group and are not raised. With group 0, they are.
+        let mut v = noise(2_000, 14, 0.2);
+        for x in &mut v[1_500..] {
+            *x += 5.0;
+        }
+        let near = |out: Vec<Detection>| -> Vec<AnomalyKind> {
+            out.iter()
+                .filter(|d| (1_500..1_600).contains(&(d.timestamp / MIN)))
+                .map(|d| d.kind)
+                .collect()
+        };
+        let out = near(run(DetectorConfig::default(), &v));
+        assert_eq!(out, [AnomalyKind::Spike]);
+        let all = near(run(
+            DetectorConfig {
+                group: 0,
+                ..Default::default()
+            },
+            &v,
+        ));
+        assert!(all.contains(&AnomalyKind::RapidChange), "{all:?}");
     }
 
     #[test]
