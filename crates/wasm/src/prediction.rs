@@ -1,20 +1,19 @@
 //! `PredictiveMaintenance` for JavaScript.
 
 use std::cell::RefCell;
-use std::rc::Rc;
 
 use js_sys::Reflect;
 use twinkit_core::MaintenancePrediction;
 use wasm_bindgen::prelude::*;
 
 use crate::convert::{now, to_js, twin_error};
-use crate::twin::{DigitalTwin, TwinCell};
+use crate::twin::DigitalTwin;
 
 /// Trend analysis of a twin's telemetry toward maintenance thresholds (the
 /// reference's `PredictiveMaintenance`).
 #[wasm_bindgen]
 pub struct PredictiveMaintenance {
-    twin: Rc<TwinCell>,
+    twin: twinkit_web::Twin,
     core: RefCell<twinkit_core::PredictiveMaintenance>,
 }
 
@@ -32,7 +31,7 @@ impl PredictiveMaintenance {
     #[wasm_bindgen(constructor)]
     pub fn new(twin: &DigitalTwin) -> PredictiveMaintenance {
         PredictiveMaintenance {
-            twin: Rc::clone(&twin.0),
+            twin: twin.0.clone(),
             core: RefCell::default(),
         }
     }
@@ -61,10 +60,7 @@ impl PredictiveMaintenance {
     /// Analyzes every property with a threshold and at least 10 points.
     #[wasm_bindgen(unchecked_return_type = "MaintenancePrediction[]")]
     pub fn analyze(&self) -> Result<JsValue, JsValue> {
-        let predictions = self
-            .core
-            .borrow_mut()
-            .analyze(&self.twin.core.borrow(), now());
+        let predictions = self.core.borrow_mut().analyze(&self.twin.core(), now());
         let out = js_sys::Array::new();
         for p in &predictions {
             out.push(&prediction_to_js(p)?);
