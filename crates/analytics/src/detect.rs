@@ -805,7 +805,7 @@ impl AnomalyDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synth::Rng;
+    use twinkit_core::physics::Rng;
 
     const MIN: Millis = 60_000;
 
@@ -824,7 +824,9 @@ mod tests {
 
     fn noise(n: usize, seed: u64, sigma: f64) -> Vec<f64> {
         let mut rng = Rng::new(seed);
-        (0..n).map(|_| 20.0 + sigma * rng.normal()).collect()
+        (0..n)
+            .map(|_| 20.0 + sigma * rng.standard_normal())
+            .collect()
     }
 
     fn only(kind: AnomalyKind) -> DetectorConfig {
@@ -891,7 +893,7 @@ mod tests {
         // A slow cycle (period ~20 windows) with a little noise.
         let mut rng = Rng::new(3);
         let sine: Vec<f64> = (0..5_000)
-            .map(|i| (i as f64 / 200.0).sin() * 5.0 + 0.1 * rng.normal())
+            .map(|i| (i as f64 / 200.0).sin() * 5.0 + 0.1 * rng.standard_normal())
             .collect();
         let out = run(only(AnomalyKind::Spike), &sine);
         assert!(out.len() < 5_000 / 200, "{}", out.len());
@@ -969,7 +971,7 @@ mod tests {
         // 20 in runs of up to ~30; that is its normal behaviour.
         let mut rng = Rng::new(13);
         let v: Vec<f64> = (0..3_000)
-            .map(|_| (20.0 + 0.4 * rng.normal()).round())
+            .map(|_| (20.0 + 0.4 * rng.standard_normal()).round())
             .collect();
         let quantised = run(only(AnomalyKind::Stuck), &v);
         assert!(quantised.len() <= 2, "{quantised:?}"); // only while it learns
@@ -1067,7 +1069,8 @@ mod tests {
         let mut rng = Rng::new(11);
         let v: Vec<f64> = (0..4_800)
             .map(|i| {
-                20.0 + 4.0 * (i as f64 * std::f64::consts::TAU / 24.0).sin() + 0.3 * rng.normal()
+                20.0 + 4.0 * (i as f64 * std::f64::consts::TAU / 24.0).sin()
+                    + 0.3 * rng.standard_normal()
             })
             .collect();
         assert!(run(only(AnomalyKind::Drift), &v).is_empty());

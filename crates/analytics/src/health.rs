@@ -336,7 +336,7 @@ fn std_dev(values: &[f64]) -> f64 {
 mod tests {
     use super::*;
     use crate::detect::DetectorConfig;
-    use crate::synth::Rng;
+    use twinkit_core::physics::Rng;
 
     const S: Millis = 1_000;
     const T0: Millis = 1_700_000_000_000;
@@ -360,7 +360,7 @@ mod tests {
     #[test]
     fn steady_fresh_sensor_is_healthy() {
         let mut rng = Rng::new(1);
-        let d = detector((0..100).map(|_| 20.0 + 0.2 * rng.normal()));
+        let d = detector((0..100).map(|_| 20.0 + 0.2 * rng.standard_normal()));
         let h = assess("t", &d, &span(100.0), T0 + 100 * S);
         assert_eq!(h.status, HealthStatus::Healthy, "{h:?}");
         assert_eq!(h.score, 100);
@@ -381,7 +381,7 @@ mod tests {
     fn noisy_sensor_is_unstable() {
         let mut rng = Rng::new(2);
         // σ = 7 against a tolerance of 10 (10 % of a span of 100): 30 % stable.
-        let d = detector((0..100).map(|_| 20.0 + 7.0 * rng.normal()));
+        let d = detector((0..100).map(|_| 20.0 + 7.0 * rng.standard_normal()));
         let h = assess("t", &d, &span(100.0), T0 + 100 * S);
         let s = h.stability_percent.unwrap();
         assert!(s < 45.0 && s > 15.0, "{s}");
@@ -434,7 +434,9 @@ mod tests {
     #[test]
     fn stuck_sensor_fails() {
         let mut rng = Rng::new(3);
-        let mut v: Vec<f64> = (0..100).map(|_| 20.0 + 0.2 * rng.normal()).collect();
+        let mut v: Vec<f64> = (0..100)
+            .map(|_| 20.0 + 0.2 * rng.standard_normal())
+            .collect();
         v.extend(std::iter::repeat_n(21.5, 12));
         let d = detector(v);
         let h = assess("t", &d, &span(100.0), T0 + 112 * S);
@@ -457,7 +459,7 @@ mod tests {
         assert_eq!(h.freshness, Freshness::Fresh);
         // No span: tolerance is 10 % of the level (|20| → 2); σ 1 → ~50 %.
         let mut rng = Rng::new(4);
-        let d = detector((0..200).map(|_| 20.0 + rng.normal()));
+        let d = detector((0..200).map(|_| 20.0 + rng.standard_normal()));
         let s = assess("t", &d, &HealthConfig::default(), T0 + 200 * S)
             .stability_percent
             .unwrap();

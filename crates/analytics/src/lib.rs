@@ -14,7 +14,6 @@ pub mod detect;
 pub mod error;
 pub mod health;
 pub mod maintenance;
-pub mod synth;
 pub mod trend;
 pub mod window;
 

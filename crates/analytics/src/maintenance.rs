@@ -162,8 +162,8 @@ pub fn analyze_twin(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synth::Rng;
     use serde_json::json;
+    use twinkit_core::physics::Rng;
     use twinkit_core::DeviceConfig;
 
     const H: Millis = 3_600_000;
@@ -173,7 +173,12 @@ mod tests {
     fn keeps_the_core_prediction_and_adds_intervals() {
         let mut rng = Rng::new(1);
         let pts: Vec<(Millis, f64)> = (0..48u64)
-            .map(|i| (T0 + i * H, 2.0 + 0.1 * i as f64 + 0.2 * rng.normal()))
+            .map(|i| {
+                (
+                    T0 + i * H,
+                    2.0 + 0.1 * i as f64 + 0.2 * rng.standard_normal(),
+                )
+            })
             .collect();
         let now = T0 + 47 * H;
         let mut pm = PredictiveMaintenance::new();

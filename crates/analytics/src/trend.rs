@@ -366,7 +366,7 @@ impl Trend {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synth::Rng;
+    use twinkit_core::physics::Rng;
 
     const H: Millis = 3_600_000;
     const T0: Millis = 1_700_000_000_000;
@@ -374,7 +374,7 @@ mod tests {
     /// `n` hourly points of `a + b·h + σ·noise`.
     fn series(rng: &mut Rng, n: u64, a: f64, b: f64, sigma: f64) -> Vec<(Millis, f64)> {
         (0..n)
-            .map(|i| (T0 + i * H, a + b * i as f64 + sigma * rng.normal()))
+            .map(|i| (T0 + i * H, a + b * i as f64 + sigma * rng.standard_normal()))
             .collect()
     }
 
@@ -529,7 +529,7 @@ mod tests {
             let t = Trend::least_squares(&pts).unwrap();
             let at = now + 24 * H;
             let iv = t.prediction_interval(at, 0.9);
-            let actual = 3.0 - 0.05 * 71.0 + 0.7 * rng.normal();
+            let actual = 3.0 - 0.05 * 71.0 + 0.7 * rng.standard_normal();
             if iv.lower <= actual && actual <= iv.upper {
                 hits += 1;
             }

@@ -410,7 +410,7 @@ mod tests {
     fn evaluate_series_maps_windows_to_rows() {
         use crate::input::Reading;
         // A flat noisy signal with a big jump inside the only window.
-        let mut rng = twinkit_analytics::synth::Rng::new(1);
+        let mut rng = twinkit_core::physics::Rng::new(1);
         let readings: Vec<Reading> = (0..400u64)
             .map(|i| Reading {
                 raw_time: (i * 60).to_string(),
@@ -418,7 +418,7 @@ mod tests {
                 value: if (300..310).contains(&i) {
                     50.0
                 } else {
-                    20.0 + 0.1 * rng.normal()
+                    20.0 + 0.1 * rng.standard_normal()
                 },
             })
             .collect();
