@@ -4,7 +4,9 @@
 //! ([`detect`]: spikes, stuck sensors, rapid changes, drift; [`health`]:
 //! stability, drift per minute, freshness and a score), predicts with honest
 //! uncertainty ([`trend`]: least squares and Theil–Sen, prediction intervals,
-//! times to thresholds with bounds) and answers "what if".
+//! times to thresholds with bounds) and answers "what if" ([`whatif`]: the
+//! core's thermal and wear models fitted from telemetry, scenarios with
+//! trajectories and crossing times with bounds).
 //!
 //! Pure Rust, no I/O and no clock: every call that depends on time takes it as
 //! an argument (milliseconds since the Unix epoch), as in `twinkit-core`.
@@ -15,6 +17,7 @@ pub mod error;
 pub mod health;
 pub mod maintenance;
 pub mod trend;
+pub mod whatif;
 pub mod window;
 
 pub use detect::{
@@ -26,3 +29,7 @@ pub use maintenance::{
     analyze_detailed, analyze_twin, DetailedPrediction, PredictionOptions, TrendSummary,
 };
 pub use trend::{Crossing, Interval, Trend, TrendMethod};
+pub use whatif::{
+    thermal_scenario, twin_scenario, wear_scenario, ModelKind, Scenario, ScenarioOutcome,
+    ThermalFit, WearFit,
+};
