@@ -262,6 +262,8 @@ pub struct PropertyDetector {
     rates: RollingWindow,
     halves: Vec<f64>,
     count: u64,
+    /// Exponential weight per reading for the drift half-life.
+    alpha: f64,
     typical_scale: f64,
     typical_scale_n: u64,
     since_detection: u64,
@@ -293,6 +295,7 @@ impl PropertyDetector {
             rates: RollingWindow::new(RATE_WINDOWS * config.window),
             halves: Vec::with_capacity(config.rapid_window),
             count: 0,
+            alpha: 1.0 - 0.5f64.powf(1.0 / config.drift_half_life as f64),
             typical_scale: 0.0,
             typical_scale_n: 0,
             since_detection: u64::MAX,
@@ -390,7 +393,7 @@ impl PropertyDetector {
             message,
         };
 
-        let alpha = 1.0 - 0.5f64.powf(1.0 / cfg.drift_half_life as f64);
+        let alpha = self.alpha;
 
         // SPIKE: against the window before this reading.
         let baseline = if warm {
@@ -507,9 +510,10 @@ impl PropertyDetector {
         // Running mean until 1/n falls below alpha, so the start is unbiased.
         let step = alpha.max(1.0 / self.count as f64);
         self.long_mean += step * (value - self.long_mean);
-        if let (Some(k), Some((short, noise))) =
-            (cfg.drift_threshold, self.window.median_and_scale())
-        {
+        // The window's noise scale from before this reading is close enough
+        // for the floor, and saves a second pass over the window.
+        let noise = baseline.map_or(0.0, |(_, s)| s);
+        if let (Some(k), Some(short)) = (cfg.drift_threshold, self.window.median()) {
             let departure = short - self.long_mean;
             let floor = (noise / (cfg.window as f64).sqrt()).max(scale_floor(short));
             let scale = self.drift_scale.max(floor);

@@ -21,7 +21,6 @@ pub const MEAN_AD_TO_SIGMA: f64 = 1.253_314_137_315_500_3;
 pub struct RollingWindow {
     ring: VecDeque<(Millis, f64)>,
     sorted: Vec<f64>,
-    scratch: Vec<f64>,
     capacity: usize,
 }
 
@@ -32,7 +31,6 @@ impl RollingWindow {
         Self {
             ring: VecDeque::with_capacity(capacity),
             sorted: Vec::with_capacity(capacity),
-            scratch: Vec::with_capacity(capacity),
             capacity,
         }
     }
@@ -97,29 +95,51 @@ impl RollingWindow {
     /// is 0 (more than half the values equal) the mean absolute deviation
     /// from the median × 1.2533 (Iglewicz and Hoaglin's fallback for the
     /// modified z-score). `None` when empty.
-    pub fn median_and_scale(&mut self) -> Option<(f64, f64)> {
+    pub fn median_and_scale(&self) -> Option<(f64, f64)> {
         let median = self.median()?;
-        self.scratch.clear();
-        self.scratch
-            .extend(self.sorted.iter().map(|x| (x - median).abs()));
-        let n = self.scratch.len();
+        let sorted = &self.sorted;
+        let n = sorted.len();
+        // The absolute deviations, in ascending order, are a merge of the
+        // values walking down from the median and walking up from it: take
+        // the (n/2)-th (and the one before it for even n) in O(n/2), with
+        // no copy.
+        let mut down = sorted.partition_point(|x| *x < median);
+        let mut up = down;
+        let mut next = || {
+            let below = (down > 0).then(|| median - sorted[down - 1]);
+            let above = (up < n).then(|| sorted[up] - median);
+            match (below, above) {
+                (Some(b), Some(a)) if b <= a => {
+                    down -= 1;
+                    b
+                }
+                (_, Some(a)) => {
+                    up += 1;
+                    a
+                }
+                (Some(b), None) => {
+                    down -= 1;
+                    b
+                }
+                (None, None) => 0.0,
+            }
+        };
         let mid = n / 2;
-        let (_, upper, _) = self.scratch.select_nth_unstable_by(mid, f64::total_cmp);
-        let upper = *upper;
+        let mut previous = 0.0;
+        let mut current = next();
+        for _ in 0..mid {
+            previous = current;
+            current = next();
+        }
         let mad = if n % 2 == 1 {
-            upper
+            current
         } else {
-            // The lower middle is the largest of the left part.
-            let lower = self.scratch[..mid]
-                .iter()
-                .copied()
-                .fold(f64::NEG_INFINITY, f64::max);
-            (lower + upper) / 2.0
+            (previous + current) / 2.0
         };
         let scale = if mad > 0.0 {
             mad * MAD_TO_SIGMA
         } else {
-            let mean_ad = self.scratch.iter().sum::<f64>() / n as f64;
+            let mean_ad = sorted.iter().map(|x| (x - median).abs()).sum::<f64>() / n as f64;
             mean_ad * MEAN_AD_TO_SIGMA
         };
         Some((median, scale))
