@@ -398,15 +398,15 @@ fn predict(
             let _ = writeln!(s, "recommendation: {}", p.recommendation);
             let pct = round(100.0 * d.confidence_level, 1);
             let mut trend = |t: &TrendSummary, name: &str| {
-                let crossing = |c: &Crossing| {
-                    format!(
-                        "{} ({pct}% interval {} to {})",
+                let crossing = |c: &Crossing| match c.lower {
+                    None => format!("{} (no crossing plausible at {pct}%)", hours(c.estimate)),
+                    Some(lower) => format!(
+                        "{} ({pct}% interval {} h to {})",
                         hours(c.estimate),
-                        c.lower
-                            .map_or("never".to_owned(), |h| format!("{} h", round(h, 2))),
+                        round(lower, 2),
                         c.upper
                             .map_or("unbounded".to_owned(), |h| format!("{} h", round(h, 2)))
-                    )
+                    ),
                 };
                 let _ = writeln!(s, "{name}:");
                 let _ = writeln!(s, "  slope: {}/h", round(t.slope_per_hour, 6));
