@@ -54,6 +54,8 @@ pub mod device;
 pub mod fault;
 pub mod fleet;
 pub mod models;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod server;
 
 pub use device::{inbound, Output, SimDevice, SimError, SimOptions};
 pub use fault::Fault;
