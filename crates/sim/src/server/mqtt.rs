@@ -3,6 +3,7 @@
 //! that is also the connection's will; subscriptions to `desired` and
 //! `commands`.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +20,20 @@ use crate::device::Output;
 /// 17 minutes of one record a second); beyond it records are dropped and
 /// logged.
 const QUEUE: usize = 1024;
+
+/// Publishes handed to rumqttc and publishes it wrote, so a connection
+/// drop can wait for what was said before it.
+#[derive(Debug, Default)]
+struct Counts {
+    queued: AtomicU64,
+    sent: AtomicU64,
+}
+
+impl Counts {
+    fn queued(&self) {
+        self.queued.fetch_add(1, Ordering::AcqRel);
+    }
+}
 
 pub(crate) struct DeviceConnection {
     pub shared: Arc<Shared>,
@@ -66,19 +81,21 @@ impl DeviceConnection {
         loop {
             let (client, eventloop) = AsyncClient::new(self.options(), QUEUE);
             let (incoming_tx, mut incoming) = mpsc::channel(256);
+            let counts = Arc::new(Counts::default());
             let poller = tokio::spawn(poll(
                 eventloop,
                 client.clone(),
                 incoming_tx,
                 self.shared.prefix.clone(),
                 self.device_id.clone(),
+                counts.clone(),
             ));
             let offline_until = loop {
                 tokio::select! {
                     Some(publish) = incoming.recv() => self.handle_incoming(&publish),
                     event = self.events.recv() => match event {
                         Ok(event) if *event.device_id == *self.device_id => {
-                            if let Some(until) = self.publish(&client, event.output) {
+                            if let Some(until) = self.publish(&client, &counts, event.output) {
                                 break Some(until);
                             }
                         }
@@ -93,6 +110,15 @@ impl DeviceConnection {
             };
             match offline_until {
                 Some(until) => {
+                    // What the device said before the fault (the `fault`
+                    // command's answer) goes out first, within a bound.
+                    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+                    while counts.sent.load(Ordering::Acquire)
+                        < counts.queued.load(Ordering::Acquire)
+                        && tokio::time::Instant::now() < deadline
+                    {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
                     // Dropped without DISCONNECT: the broker publishes the will.
                     poller.abort();
                     let _ = poller.await;
@@ -125,7 +151,7 @@ impl DeviceConnection {
 
     /// Publishes one output; returns the end of an outage when the output
     /// asks to drop the connection.
-    fn publish(&self, client: &AsyncClient, output: Output) -> Option<u64> {
+    fn publish(&self, client: &AsyncClient, counts: &Counts, output: Output) -> Option<u64> {
         let prefix = &self.shared.prefix;
         let (suffix, payload) = match output {
             Output::Send(message) => {
@@ -141,16 +167,17 @@ impl DeviceConnection {
             Output::Malformed { text } => ("telemetry", text),
             Output::Disconnect { until } => return Some(until),
         };
-        if let Err(e) = client.try_publish(
+        match client.try_publish(
             topic(prefix, &self.device_id, suffix),
             QoS::AtLeastOnce,
             false,
             payload,
         ) {
-            eprintln!(
+            Ok(()) => counts.queued(),
+            Err(e) => eprintln!(
                 "twinkit-sim: mqtt {}: {suffix} dropped: {e}",
                 self.device_id
-            );
+            ),
         }
         None
     }
@@ -194,6 +221,7 @@ async fn poll(
     incoming: mpsc::Sender<Publish>,
     prefix: String,
     device_id: String,
+    counts: Arc<Counts>,
 ) {
     let mut backoff = Duration::from_millis(250);
     let mut reported_error = false;
@@ -215,17 +243,25 @@ async fn poll(
                     timestamp: Some(now_ms()),
                 })
                 .encode();
-                let _ = client.try_publish(
-                    topic(&prefix, &device_id, "status"),
-                    QoS::AtLeastOnce,
-                    true,
-                    online,
-                );
+                if client
+                    .try_publish(
+                        topic(&prefix, &device_id, "status"),
+                        QoS::AtLeastOnce,
+                        true,
+                        online,
+                    )
+                    .is_ok()
+                {
+                    counts.queued();
+                }
             }
             Ok(MqttEvent::Incoming(Packet::Publish(publish))) => {
                 if incoming.send(publish).await.is_err() {
                     return;
                 }
+            }
+            Ok(MqttEvent::Outgoing(rumqttc::Outgoing::Publish(_))) => {
+                counts.sent.fetch_add(1, Ordering::AcqRel);
             }
             Ok(MqttEvent::Outgoing(rumqttc::Outgoing::Disconnect)) => {
                 // Let the DISCONNECT reach the broker, then stop.
