@@ -4,6 +4,8 @@
 
 mod support;
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -13,9 +15,13 @@ use support::{unique, Mosquitto, SimProcess, WAIT};
 use twinkit_core::wire::{self, Message};
 use twinkit_core::CommandStatus;
 
+/// A test client that keeps what it received: messages a wait skipped
+/// stay available to later waits, and `log` holds everything.
 struct Subscriber {
     client: Client,
     rx: mpsc::Receiver<(String, Vec<u8>)>,
+    backlog: RefCell<VecDeque<(String, Vec<u8>)>>,
+    log: RefCell<Vec<(String, Vec<u8>)>>,
 }
 
 impl Subscriber {
@@ -42,17 +48,32 @@ impl Subscriber {
                 }
             }
         });
-        Self { client, rx }
+        Self {
+            client,
+            rx,
+            backlog: RefCell::default(),
+            log: RefCell::default(),
+        }
     }
 
-    /// The next publish matching `pred`, within the bounded wait.
+    /// The oldest publish matching `pred` not yet taken, within the
+    /// bounded wait.
     fn wait_for(&self, what: &str, mut pred: impl FnMut(&str, &[u8]) -> bool) -> (String, Vec<u8>) {
+        let mut backlog = self.backlog.borrow_mut();
+        if let Some(i) = backlog.iter().position(|(t, p)| pred(t, p)) {
+            return backlog.remove(i).expect("present");
+        }
         let deadline = Instant::now() + WAIT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.rx.recv_timeout(left) {
-                Ok((topic, payload)) if pred(&topic, &payload) => return (topic, payload),
-                Ok(_) => {}
+                Ok(message) => {
+                    self.log.borrow_mut().push(message.clone());
+                    if pred(&message.0, &message.1) {
+                        return message;
+                    }
+                    backlog.push_back(message);
+                }
                 Err(_) => panic!("timed out waiting for {what}"),
             }
         }
@@ -209,10 +230,9 @@ fn simulator_over_mosquitto() {
     sub.wait_for("online again", |t, p| {
         t == status && matches!(decode(p), Message::Status(s) if s.online)
     });
-    // Telemetry resumes with the next sequence number (nothing was sent
-    // while offline).
-    let (_, payload) = sub.wait_for("telemetry after the outage", |t, _| t == motor_telemetry);
-    assert!(matches!(decode(&payload), Message::Telemetry(_)));
+    sub.wait_for("telemetry after the outage", |t, p| {
+        t == motor_telemetry && wire::decode_bytes(p).is_ok()
+    });
 
     // Invalid desired values are refused; the device keeps its setpoint.
     sub.publish(
@@ -223,13 +243,31 @@ fn simulator_over_mosquitto() {
         base("thermostat-001", "desired"),
         &json!({"type": "desired", "deviceId": "thermostat-001", "desired": {"setpoint": 20}, "version": 3}),
     );
-    let (_, payload) = sub.wait_for("the next setpoint", |t, p| {
+    sub.wait_for("setpoint 20", |t, p| {
         t == reported
-            && matches!(decode(p), Message::State(s) if s.reported.contains_key("setpoint"))
+            && matches!(decode(p), Message::State(s) if s.reported.get("setpoint") == Some(&json!(20.0)))
     });
-    let Message::State(state) = decode(&payload) else {
-        panic!()
-    };
-    assert_eq!(state.reported["setpoint"], json!(20.0));
+    let refused_seen = sub.log.borrow().iter().any(|(t, p)| {
+        *t == reported
+            && matches!(decode(p), Message::State(s) if s.reported.get("setpoint") == Some(&json!(99.0)))
+    });
+    assert!(!refused_seen, "an out-of-range setpoint was applied");
+
+    // Every motor record arrived exactly once, in order, across the
+    // malformed payload and the dropped connection (nothing is sent while
+    // offline, so the numbers have no gap).
+    let seqs: Vec<f64> = sub
+        .log
+        .borrow()
+        .iter()
+        .filter(|(t, _)| *t == motor_telemetry)
+        .filter_map(|(_, p)| match wire::decode_bytes(p) {
+            Ok(Message::Telemetry(data)) => data.values["seq"].as_f64(),
+            _ => None,
+        })
+        .collect();
+    assert!(seqs.len() >= 10, "{seqs:?}");
+    let expected: Vec<f64> = (1..=seqs.len()).map(|n| n as f64).collect();
+    assert_eq!(seqs, expected);
     drop(sim);
 }
