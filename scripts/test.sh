@@ -46,7 +46,10 @@ tsc -p tests/types
 step "npm package from plain JavaScript in headless Chromium (playwright-core)"
 node --test --test-concurrency=1 tests/npm/*.test.mjs
 
-# Later steps join here, each against the real thing: MQTT against a
-# mosquitto this script starts and stops on 127.0.0.1.
+step "live connections in headless Chromium: mosquitto and twinkit-sim on 127.0.0.1"
+# The tests start mosquitto and the simulator themselves and stop both
+# whatever the outcome (tests/connections/services.mjs).
+cargo build -p twinkit-sim --bin twinkit-sim
+node --test --test-concurrency=1 tests/connections/*.test.mjs
 
 printf '\nall tests passed in %ss\n' "$((SECONDS - started))"

@@ -80,6 +80,7 @@ impl Broker {
             .replace("@TCP_PORT@", &tcp_port.to_string())
             .replace("@WS_PORT@", &ws_port.to_string())
             .replace("@AUTH_PORT@", &auth_port.to_string())
+            .replace("@WS_AUTH_PORT@", &free_port().to_string())
             .replace("@DATA_DIR@", dir.to_str().unwrap());
         std::fs::write(dir.join("mosquitto.conf"), config).unwrap();
         let mut broker = Self {
@@ -546,4 +547,80 @@ fn keepalive_pings_keep_an_idle_connection_open() {
         client.events
     );
     assert!(client.events.is_empty(), "{:?}", client.events);
+}
+
+/// MqttLink, as the browser runtime drives it, over TCP to mosquitto: the
+/// session comes up, a device's messages reach the twin's side, and no
+/// turn produces an endless stream of events.
+#[test]
+fn mqtt_link_comes_up_and_carries_device_messages_through_mosquitto() {
+    use twinkit_core::link::{Frame, Link, LinkEvent};
+    use twinkit_core::ConnectionConfig;
+    use twinkit_mqtt::link::MqttLink;
+
+    let broker = Broker::start();
+    let config = ConnectionConfig {
+        url: "ws://127.0.0.1/".into(),
+        ..ConnectionConfig::default()
+    };
+    let mut link = MqttLink::from_config(&config).unwrap();
+    link.join("dev-1", now());
+    let mut stream = TcpStream::connect(("127.0.0.1", broker.tcp_port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(20)))
+        .unwrap();
+    link.handle_open(now());
+    let mut device = Client::new(options("device-1", ProtocolVersion::V3_1_1));
+    let mut up = false;
+    let mut published = false;
+    let mut inbound = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    while inbound.is_empty() {
+        assert!(Instant::now() < deadline, "no telemetry through the link");
+        let mut turn_events = 0;
+        while let Some(event) = link.poll_event() {
+            turn_events += 1;
+            assert!(turn_events < 1_000, "endless events: {event:?}");
+            match event {
+                LinkEvent::Transmit(Frame::Binary(bytes)) => stream.write_all(&bytes).unwrap(),
+                LinkEvent::Up => up = true,
+                LinkEvent::Inbound { inbound: i, .. } => inbound.push(i),
+                other => panic!("{other:?}"),
+            }
+        }
+        let mut buffer = [0u8; 4096];
+        match stream.read(&mut buffer) {
+            Ok(0) => panic!("broker closed the connection"),
+            Ok(n) => link.handle_frame(Frame::Binary(buffer[..n].to_vec()), now()),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) => panic!("{e}"),
+        }
+        if link.poll_timeout().is_some_and(|t| t <= now()) {
+            link.handle_timeout(now());
+        }
+        if up && !published {
+            // Give the SUBSCRIBE a moment to be acknowledged.
+            std::thread::sleep(Duration::from_millis(100));
+            device.connect(broker.tcp_port);
+            let payload =
+                r#"{"type":"telemetry","deviceId":"dev-1","timestamp":5,"values":{"t":1}}"#;
+            device
+                .session
+                .publish(
+                    "twinkit/dev-1/telemetry",
+                    payload,
+                    QoS::AtLeastOnce,
+                    false,
+                    now(),
+                )
+                .unwrap();
+            device.flush();
+            published = true;
+        }
+        if published {
+            device.turn();
+        }
+    }
+    assert!(up);
+    assert_eq!(inbound.len(), 1, "{inbound:?}");
 }

@@ -167,7 +167,7 @@ impl HubInner {
             self.reconnect.borrow_mut().stop();
             self.up.set(false);
             if let Some(socket) = self.socket.borrow_mut().take() {
-                self.retired.borrow_mut().push(socket);
+                self.retire(socket);
             }
             if let Some(timer) = self.timer.get() {
                 timer.cancel();
@@ -175,6 +175,13 @@ impl HubInner {
             HUBS.with(|h| h.borrow_mut().remove(&self.key));
         }
         self.drive(now);
+    }
+
+    /// Detaches a socket now and drops it later: it may be the one whose
+    /// callback is running.
+    fn retire(&self, socket: Socket) {
+        socket.detach();
+        self.retired.borrow_mut().push(socket);
     }
 
     /// Whether the session is up.
@@ -210,7 +217,7 @@ impl HubInner {
             SocketEvent::Frame(frame) => self.link.borrow_mut().handle_frame(frame, now),
             SocketEvent::Closed { reason } => {
                 if let Some(socket) = self.socket.borrow_mut().take() {
-                    self.retired.borrow_mut().push(socket);
+                    self.retire(socket);
                 }
                 let was_up = self.up.get();
                 self.link.borrow_mut().handle_close(&reason, now);
@@ -286,7 +293,7 @@ impl HubInner {
             LinkEvent::Down { reason } => {
                 let was_up = self.up.replace(false);
                 if let Some(socket) = self.socket.borrow_mut().take() {
-                    self.retired.borrow_mut().push(socket);
+                    self.retire(socket);
                 }
                 if was_up {
                     self.reconnect

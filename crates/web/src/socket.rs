@@ -109,11 +109,19 @@ impl Socket {
     }
 }
 
-impl Drop for Socket {
-    fn drop(&mut self) {
+impl Socket {
+    /// Stops reporting and closes. Safe inside the socket's own callbacks
+    /// (the closures stay alive until the socket is dropped).
+    pub(crate) fn detach(&self) {
         self.ws.set_onopen(None);
         self.ws.set_onmessage(None);
         self.ws.set_onclose(None);
         let _ = self.ws.close();
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        self.detach();
     }
 }

@@ -157,6 +157,10 @@ impl Twin {
         let result = f(&mut self.0.core.borrow_mut(), now);
         self.pump(now);
         self.deliver();
+        // Whether or not anyone listens to `connected` events.
+        if !self.0.waiters.borrow().is_empty() && self.core().is_connected() {
+            self.settle_waiters(&Ok(()));
+        }
         Ok(result)
     }
 
@@ -377,9 +381,6 @@ impl Twin {
                 break;
             };
             let event_type = event.event_type();
-            if event_type == EventType::Connected {
-                self.settle_waiters(&Ok(()));
-            }
             let targets: Vec<Listener> = self
                 .0
                 .listeners

@@ -173,3 +173,14 @@ fn a_fleet_merges_events_refuses_duplicates_and_disposes_removed_twins() {
     assert!(!fleet.remove("a"));
     assert_eq!(fleet.status().total, 1);
 }
+
+#[wasm_bindgen_test]
+fn when_connected_answers_without_any_connected_listener() {
+    let twin = twin("t-7");
+    let answered = Rc::new(RefCell::new(None));
+    let a = Rc::clone(&answered);
+    twin.when_connected(move |r| *a.borrow_mut() = Some(r.is_ok()));
+    assert_eq!(*answered.borrow(), None);
+    twin.connect().unwrap();
+    assert_eq!(*answered.borrow(), Some(true));
+}
