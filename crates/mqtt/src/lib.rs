@@ -44,6 +44,7 @@
 mod error;
 mod event;
 mod frame;
+pub mod link;
 mod options;
 mod reason;
 mod session;
