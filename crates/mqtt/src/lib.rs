@@ -28,7 +28,9 @@
 //!   tested natively against mosquitto over TCP or driven by twinkit's own
 //!   reconnect policy.
 //!
-//! What the wrapper adds: one `poll_*`/`handle_*` surface with time passed
+//! What the wrapper adds: a framer that hands the engine whole, checked
+//! packets (fuzzing found the engine panics on packet id 0: see
+//! `frame.rs`), one `poll_*`/`handle_*` surface with time passed
 //! in (the engine's timer requests become deadlines), events in twinkit's
 //! terms with human reasons, a bounded queue for messages published while
 //! offline or while the in-flight window is full, subscriptions restored
@@ -41,6 +43,7 @@
 
 mod error;
 mod event;
+mod frame;
 pub mod link;
 mod options;
 mod reason;

@@ -14,6 +14,7 @@ use mqtt::result_code::MqttError as CoreError;
 use mqtt_protocol_core::mqtt;
 
 use crate::event::{DisconnectReason, Message, MessageProperties, MqttEvent, PublishId};
+use crate::frame::{FrameError, Framer};
 use crate::reason::{connack_v3_reason, v5_reason};
 use crate::{Millis, MqttError, MqttOptions, ProtocolVersion, QoS};
 
@@ -88,6 +89,8 @@ struct Outcome {
 pub struct MqttSession {
     options: MqttOptions,
     engine: Client,
+    /// Whole packets from the byte stream, checked before the engine.
+    framer: Framer,
     state: ConnectionState,
     /// A CONNACK was accepted once: MQTT 5 reconnects ask to resume.
     ever_connected: bool,
@@ -154,6 +157,7 @@ impl MqttSession {
         let session = Self {
             options,
             engine,
+            framer: Framer::default(),
             state: ConnectionState::Disconnected,
             ever_connected: false,
             transmit: VecDeque::new(),
@@ -199,8 +203,10 @@ impl MqttSession {
         if self.state != ConnectionState::Disconnected {
             return Err(MqttError::AlreadyConnected);
         }
-        // Bytes left over from a previous socket must not precede CONNECT.
+        // Bytes left over from a previous socket must not precede CONNECT,
+        // nor a partial packet from it precede the new CONNACK.
         self.transmit.clear();
+        self.framer.clear();
         let packet = self.build_connect()?;
         self.state = ConnectionState::Connecting;
         self.connect_deadline = Some(now.saturating_add(self.options.connect_timeout));
@@ -243,27 +249,54 @@ impl MqttSession {
         if self.state == ConnectionState::Disconnected {
             return;
         }
-        let mut cursor = mqtt::common::Cursor::new(bytes);
-        loop {
-            let before = cursor.position();
-            if before as usize >= bytes.len() {
-                break;
-            }
+        let mut framer = std::mem::take(&mut self.framer);
+        let limit = self.options.max_packet_size as usize;
+        let framed = framer.feed(bytes, limit, |packet| {
+            let mut cursor = mqtt::common::Cursor::new(packet);
             let events = self.engine.recv(&mut cursor);
             let outcome = self.absorb(events, now);
             if self.state == ConnectionState::Disconnected {
                 // A refused CONNACK or the broker's DISCONNECT closed it.
-                return;
+                return false;
             }
             // Whatever the engine could not take from the broker (malformed,
             // out of protocol) ends the connection, as MQTT requires.
             if outcome.close || !outcome.errors.is_empty() {
                 let reason = self.reason_for(&outcome.errors);
                 self.close(reason, now);
-                return;
+                return false;
             }
-            if cursor.position() == before {
-                break;
+            true
+        });
+        self.framer = framer;
+        if let Err(error) = framed {
+            let reason = match error {
+                FrameError::TooLarge => {
+                    self.tell_broker_too_large(now);
+                    DisconnectReason::PacketTooLarge {
+                        limit: self.options.max_packet_size,
+                    }
+                }
+                other => DisconnectReason::ProtocolError {
+                    detail: other.detail(),
+                },
+            };
+            self.close(reason, now);
+        }
+        if self.state == ConnectionState::Disconnected {
+            self.framer.clear();
+        }
+    }
+
+    /// MQTT 5 lets us say why we close: DISCONNECT 0x95 (packet too large).
+    fn tell_broker_too_large(&mut self, now: Millis) {
+        if self.options.version == ProtocolVersion::V5 && self.state == ConnectionState::Connected {
+            if let Ok(packet) = v5_0::Disconnect::builder()
+                .reason_code(mqtt::result_code::DisconnectReasonCode::PacketTooLarge)
+                .build()
+            {
+                let events = self.engine.send(packet.into());
+                self.absorb(events, now);
             }
         }
     }
@@ -275,6 +308,7 @@ impl MqttSession {
             return;
         }
         self.transmit.clear();
+        self.framer.clear();
         self.close(DisconnectReason::TransportClosed, now);
     }
 

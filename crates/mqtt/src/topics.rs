@@ -1,24 +1,16 @@
-//! twinkit's MQTT topic scheme and its JSON payloads.
+//! twinkit's MQTT topic scheme.
 //!
 //! Per device, under a prefix (default `twinkit`):
-//!
-//! | topic | direction | payload (JSON) |
-//! | --- | --- | --- |
-//! | `{prefix}/{deviceId}/telemetry` | device → twin | [`TelemetryData`]: `{"deviceId","timestamp","values"}` |
-//! | `{prefix}/{deviceId}/reported` | device → twin | [`ReportedPayload`]: `{"values":{...},"timestamp"?}` |
-//! | `{prefix}/{deviceId}/desired` | twin → device | [`DesiredPayload`]: `{"property","value","version"}` |
-//! | `{prefix}/{deviceId}/commands` | twin → device | [`DeviceCommand`] (`commandId`, `name`, `payload`, ...) |
-//! | `{prefix}/{deviceId}/commands/response` | device → twin | [`CommandResponse`]: `{"commandId","status","result"?,"error"?}` |
-//! | `{prefix}/{deviceId}/status` | device → twin, retained | [`StatusPayload`]: `{"status":"online"\|"offline"}`; also the device's last will |
+//! `{prefix}/{deviceId}/telemetry`, `/reported`, `/desired`, `/commands`,
+//! `/commands/response` and `/status` (retained; also the device's last
+//! will). Payloads are the JSON messages of `twinkit_core::wire` of the
+//! matching type (`telemetry`, `state`, `desired`, `command`,
+//! `commandResponse`, `status`); [`crate::link`] puts the two together.
 //!
 //! Device ids and prefixes that would break the scheme (empty, or holding
 //! `/` in an id, `+`, `#` or NUL anywhere) are refused.
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use twinkit_core::{CommandResponse, DeviceCommand, Inbound, Millis, Outbound, TelemetryData};
+use twinkit_core::wire::{Message as WireMessage, Status};
 
 use crate::{LastWill, QoS};
 
@@ -98,17 +90,6 @@ pub enum TopicError {
         /// The scheme's prefix.
         prefix: String,
     },
-    /// The payload is not the JSON the channel expects.
-    #[error("invalid {channel} payload: {reason}")]
-    InvalidPayload {
-        /// The channel's suffix.
-        channel: &'static str,
-        /// The JSON error, with the path to the offending field.
-        reason: String,
-    },
-    /// The channel carries nothing the twin ingests.
-    #[error("the {0} channel carries no device input")]
-    NotInbound(&'static str),
 }
 
 /// Checks a device id for use in topics: not empty, and no `/`, `+`, `#`
@@ -198,11 +179,17 @@ impl TopicScheme {
         .collect()
     }
 
-    /// The device's last will: retained `{"status":"offline"}` on `/status`.
+    /// The device's last will: a retained wire `status` message with
+    /// `online: false` on `/status`.
     pub fn device_will(&self, device_id: &str) -> Result<LastWill, TopicError> {
+        let offline = WireMessage::Status(Status {
+            device_id: device_id.to_owned(),
+            online: false,
+            timestamp: None,
+        });
         Ok(LastWill {
             topic: self.topic(device_id, Channel::Status)?,
-            payload: StatusPayload::offline().to_json(),
+            payload: offline.encode().into_bytes(),
             qos: QoS::AtLeastOnce,
             retain: true,
         })
@@ -225,178 +212,10 @@ impl TopicScheme {
     }
 }
 
-/// Payload of `/reported`: values measured at `timestamp` (or on arrival).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ReportedPayload {
-    /// Property name to value; `null` removes the reported value.
-    pub values: BTreeMap<String, Value>,
-    /// When the values were measured (ms since the Unix epoch).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timestamp: Option<Millis>,
-}
-
-/// Payload of `/desired`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DesiredPayload {
-    /// The property.
-    pub property: String,
-    /// The desired value (`null`: cleared).
-    pub value: Value,
-    /// The twin's state version it belongs to.
-    pub version: u64,
-}
-
-/// Online or offline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DeviceStatus {
-    /// Connected.
-    Online,
-    /// Gone (also what the will says).
-    Offline,
-}
-
-/// Payload of `/status`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StatusPayload {
-    /// Online or offline.
-    pub status: DeviceStatus,
-    /// When it changed, if the device knows.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timestamp: Option<Millis>,
-}
-
-impl StatusPayload {
-    /// `{"status":"offline"}`.
-    pub fn offline() -> Self {
-        Self {
-            status: DeviceStatus::Offline,
-            timestamp: None,
-        }
-    }
-
-    /// `{"status":"online","timestamp":now}`.
-    pub fn online(now: Millis) -> Self {
-        Self {
-            status: DeviceStatus::Online,
-            timestamp: Some(now),
-        }
-    }
-
-    /// The JSON bytes.
-    pub fn to_json(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
-    }
-}
-
-/// What arrived on a device-to-twin channel.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum DeviceMessage {
-    /// Input for the twin (`DigitalTwin::ingest`).
-    Inbound(Inbound),
-    /// The device went online or offline.
-    Status(StatusPayload),
-}
-
-fn parse_json<T: serde::de::DeserializeOwned>(
-    channel: Channel,
-    payload: &[u8],
-) -> Result<T, TopicError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(payload);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| TopicError::InvalidPayload {
-        channel: channel.suffix(),
-        reason: e.to_string(),
-    })
-}
-
-/// Decodes a payload received on a device-to-twin channel. A telemetry
-/// record naming another device than its topic is refused.
-pub fn decode_device_message(
-    device_id: &str,
-    channel: Channel,
-    payload: &[u8],
-) -> Result<DeviceMessage, TopicError> {
-    match channel {
-        Channel::Telemetry => {
-            let data: TelemetryData = parse_json(channel, payload)?;
-            if data.device_id != device_id {
-                return Err(TopicError::InvalidPayload {
-                    channel: channel.suffix(),
-                    reason: format!(
-                        "deviceId {:?} does not match the topic's {device_id:?}",
-                        data.device_id
-                    ),
-                });
-            }
-            Ok(DeviceMessage::Inbound(Inbound::Telemetry(data)))
-        }
-        Channel::Reported => {
-            let reported: ReportedPayload = parse_json(channel, payload)?;
-            Ok(DeviceMessage::Inbound(Inbound::Reported {
-                values: reported.values,
-                timestamp: reported.timestamp,
-            }))
-        }
-        Channel::CommandResponse => {
-            let response: CommandResponse = parse_json(channel, payload)?;
-            Ok(DeviceMessage::Inbound(Inbound::CommandResponse(response)))
-        }
-        Channel::Status => Ok(DeviceMessage::Status(parse_json(channel, payload)?)),
-        Channel::Desired | Channel::Commands => Err(TopicError::NotInbound(channel.suffix())),
-    }
-}
-
-/// What the twin sends, as (topic, JSON payload). Desired values and
-/// commands go at QoS 1 (not retained).
-pub fn encode_outbound(
-    scheme: &TopicScheme,
-    device_id: &str,
-    outbound: &Outbound,
-) -> Result<(String, Vec<u8>), TopicError> {
-    match outbound {
-        Outbound::Desired {
-            property,
-            value,
-            version,
-        } => {
-            let payload = DesiredPayload {
-                property: property.clone(),
-                value: value.clone(),
-                version: *version,
-            };
-            Ok((
-                scheme.topic(device_id, Channel::Desired)?,
-                serde_json::to_vec(&payload).unwrap_or_default(),
-            ))
-        }
-        Outbound::Command(command) => Ok((
-            scheme.topic(device_id, Channel::Commands)?,
-            serde_json::to_vec(command).unwrap_or_default(),
-        )),
-        _ => Err(TopicError::NotInbound("unknown outbound")),
-    }
-}
-
-/// For the device side: decodes `/desired`.
-pub fn decode_desired(payload: &[u8]) -> Result<DesiredPayload, TopicError> {
-    parse_json(Channel::Desired, payload)
-}
-
-/// For the device side: decodes `/commands`.
-pub fn decode_command(payload: &[u8]) -> Result<DeviceCommand, TopicError> {
-    parse_json(Channel::Commands, payload)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use serde_json::json;
-    use twinkit_core::{CommandStatus, TelemetryValue};
 
     #[test]
     fn builds_and_parses_every_channel() {
@@ -451,79 +270,13 @@ mod tests {
     }
 
     #[test]
-    fn decodes_device_payloads() {
-        let telemetry = br#"{"deviceId":"d1","timestamp":5,"values":{"t":21.5,"on":true}}"#;
-        let DeviceMessage::Inbound(Inbound::Telemetry(data)) =
-            decode_device_message("d1", Channel::Telemetry, telemetry).unwrap()
-        else {
-            panic!()
-        };
-        assert_eq!(data.values["t"], TelemetryValue::Number(21.5));
-        assert!(decode_device_message("d2", Channel::Telemetry, telemetry).is_err());
-
-        let reported = br#"{"values":{"setpoint":21,"mode":null},"timestamp":9}"#;
-        assert_eq!(
-            decode_device_message("d1", Channel::Reported, reported).unwrap(),
-            DeviceMessage::Inbound(Inbound::Reported {
-                values: BTreeMap::from([
-                    ("setpoint".into(), json!(21)),
-                    ("mode".into(), Value::Null)
-                ]),
-                timestamp: Some(9),
-            })
-        );
-        let response = br#"{"commandId":"c-1","status":"completed","result":{"ok":true}}"#;
-        let DeviceMessage::Inbound(Inbound::CommandResponse(r)) =
-            decode_device_message("d1", Channel::CommandResponse, response).unwrap()
-        else {
-            panic!()
-        };
-        assert_eq!(r.status, CommandStatus::Completed);
-        assert_eq!(
-            decode_device_message("d1", Channel::Status, br#"{"status":"offline"}"#).unwrap(),
-            DeviceMessage::Status(StatusPayload::offline())
-        );
-    }
-
-    #[test]
-    fn bad_payloads_name_the_field() {
-        let error = decode_device_message(
-            "d1",
-            Channel::Reported,
-            br#"{"values":{"a":1},"timestamp":"x"}"#,
-        )
-        .unwrap_err();
-        assert!(error.to_string().contains("timestamp"), "{error}");
-        let error = decode_device_message("d1", Channel::Telemetry, b"not json").unwrap_err();
-        assert!(
-            error.to_string().starts_with("invalid telemetry payload"),
-            "{error}"
-        );
-        assert!(decode_device_message("d1", Channel::Desired, b"{}").is_err());
-        assert!(decode_device_message("d1", Channel::Status, br#"{"status":"maybe"}"#).is_err());
-    }
-
-    #[test]
-    fn encodes_outbound_and_the_device_decodes_it() {
-        let scheme = TopicScheme::default();
-        let desired = Outbound::Desired {
-            property: "setpoint".into(),
-            value: json!(22.5),
-            version: 4,
-        };
-        let (topic, payload) = encode_outbound(&scheme, "d1", &desired).unwrap();
-        assert_eq!(topic, "twinkit/d1/desired");
-        assert_eq!(
-            decode_desired(&payload).unwrap(),
-            DesiredPayload {
-                property: "setpoint".into(),
-                value: json!(22.5),
-                version: 4
-            }
-        );
-        let will = scheme.device_will("d1").unwrap();
+    fn the_will_is_a_retained_offline_status() {
+        let will = TopicScheme::default().device_will("d1").unwrap();
         assert_eq!(will.topic, "twinkit/d1/status");
         assert!(will.retain);
-        assert_eq!(will.payload, br#"{"status":"offline"}"#);
+        let message = twinkit_core::wire::decode_bytes(&will.payload).unwrap();
+        assert!(
+            matches!(message, WireMessage::Status(Status { online: false, ref device_id, .. }) if device_id == "d1")
+        );
     }
 }

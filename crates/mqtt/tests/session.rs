@@ -435,6 +435,13 @@ fn malformed_input_closes_with_a_clear_reason() {
         vec![0x36, 0x05, 0x00, 0x01, b'a', 0x00, 0x01],
         // PUBLISH whose topic length runs past the packet.
         vec![0x30, 0x03, 0x00, 0x09, b'a'],
+        // PUBLISH QoS 2 with packet id 0 (found by fuzzing: the engine
+        // panicked building its PUBREC).
+        vec![0x34, 0x05, 0x00, 0x01, b'a', 0x00, 0x00],
+        // PUBLISH QoS 1 with packet id 0.
+        vec![0x32, 0x05, 0x00, 0x01, b'a', 0x00, 0x00],
+        // PUBREL with packet id 0.
+        vec![0x62, 0x02, 0x00, 0x00],
     ];
     for bytes in cases {
         let (mut session, _peer) = connected(MqttOptions::new("c"), true);
@@ -480,6 +487,10 @@ fn oversized_packet_closes_with_packet_too_large() {
             }],
             "{version:?}"
         );
+        if version == V5 {
+            // MQTT 5 says why: DISCONNECT, length 1, reason 0x95 packet too large.
+            assert_eq!(drain(&mut session), vec![0xE0, 0x01, 0x95]);
+        }
         let shown = evs[0].clone();
         if let MqttEvent::Disconnected { reason } = shown {
             assert_eq!(
