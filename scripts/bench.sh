@@ -8,6 +8,7 @@ cd "$ROOT"
 cargo bench -p twinkit-core --bench core
 cargo bench -p twinkit-analytics --bench detectors
 cargo bench -p twinkit-mqtt --bench decode
+cargo bench -p twinkit-sim --bench sim
 bash scripts/build.sh > /dev/null
 node tests/npm/bench.mjs
 printf '\ntarget/bench/results.json:\n'

@@ -16,7 +16,10 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo clippy for wasm32 (the browser crates)"
 cargo clippy -p twinkit-core -p twinkit-analytics -p twinkit-mqtt -p twinkit-web -p twinkit-wasm --target wasm32-unknown-unknown -- -D warnings
 
-step "cargo test (native)"
+step "twinkit-sim for wasm32 (the dashboard runs its device models in the page)"
+cargo clippy -p twinkit-sim --target wasm32-unknown-unknown -- -D warnings
+
+step "cargo test (native; twinkit-sim's tests start their own mosquitto on 127.0.0.1)"
 cargo test --workspace
 
 step "analytics: NAB evaluation of the default detectors (figures, no threshold)"

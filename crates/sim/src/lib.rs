@@ -50,6 +50,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod bridge;
 pub mod device;
 pub mod fault;
 pub mod fleet;
@@ -57,6 +58,7 @@ pub mod models;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod server;
 
+pub use bridge::{Bridge, BridgeReport};
 pub use device::{inbound, Output, SimDevice, SimError, SimOptions};
 pub use fault::Fault;
 pub use fleet::SimFleet;

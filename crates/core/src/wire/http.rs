@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | `GET /devices/{id}/state` | — | `200` [`StateBody`] with `ETag: "{version}"`; `304` when `If-None-Match` matches |
 //! | `POST /devices/{id}/desired` | [`DesiredRequest`] | `202` [`DesiredAccepted`]; `422` when the device refuses a value |
-//! | `POST /devices/{id}/commands` | [`CommandRequest`] | `202` [`CommandResponse`] (status `acknowledged`) |
+//! | `POST /devices/{id}/commands` | [`CommandRequest`] | `202` [`CommandResponse`]: its status so far (`acknowledged`; `failed` at once for a command the device does not know; a repeated `commandId` is not run again) |
 //! | `GET /devices/{id}/commands/{commandId}` | — | `200` [`CommandResponse`] (`acknowledged`, `completed` or `failed`) |
 //! | `GET /devices/{id}/telemetry?since={ms}&limit={n}` | — | `200` [`TelemetryPage`]: records strictly after `since`, oldest first |
 //!
