@@ -186,6 +186,10 @@ pub enum TwinError {
         /// What was wrong.
         reason: String,
     },
+    /// A desired edit was based on a stale version and the twin's conflict
+    /// strategy refused it; carries the current state and the winner.
+    #[error("{0}")]
+    Conflict(Box<crate::sync::Conflict>),
     /// A telemetry or report record was refused as a whole.
     #[error("invalid report: {reason}")]
     InvalidReport {
@@ -215,6 +219,7 @@ impl TwinError {
             Self::InvalidThreshold { .. } => "INVALID_THRESHOLD",
             Self::InvalidValue { .. } => "INVALID_VALUE",
             Self::InvalidReport { .. } => "INVALID_REPORT",
+            Self::Conflict(_) => "CONFLICT",
         }
     }
 }

@@ -39,6 +39,7 @@
 #![deny(missing_docs)]
 
 pub mod alerts;
+pub mod audit;
 pub mod commands;
 pub mod config;
 pub mod error;
@@ -54,11 +55,13 @@ pub mod physics;
 pub mod prediction;
 pub mod reconnect;
 pub mod state;
+pub mod sync;
 pub mod twin;
 pub mod value;
 pub mod wire;
 
 pub use alerts::{Alert, AlertCondition, AlertStatus, Severity, ThresholdAlerts};
+pub use audit::Actor;
 pub use commands::{CommandResponse, CommandStatus, CommandTracker, DeviceCommand};
 pub use config::{
     ConnectionConfig, ConnectionType, CriticalBand, DeviceConfig, PropertyDefinition, PropertyType,
@@ -71,6 +74,10 @@ pub use history::TelemetryHistory;
 pub use physics::{Rng, Sensor, SensorFault, ThermalModel, WearModel};
 pub use prediction::{MaintenancePrediction, PredictiveMaintenance, Threshold};
 pub use state::{DeviceState, PropertyMetadata, UpdateSource};
+pub use sync::{
+    Conflict, ConflictSide, ConflictStrategy, DesiredWrite, Divergence, MergeDecision, MergeInput,
+    SyncDirection, SyncRecord,
+};
 pub use twin::{ConnectionState, DigitalTwin, Inbound, Outbound, ReportOutcome};
 pub use value::{TelemetryData, TelemetryValue};
 pub use wire::{Message as WireMessage, WireError};
