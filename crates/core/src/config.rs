@@ -436,6 +436,9 @@ pub struct TwinOptions {
     /// Sync records kept (desired values sent, reports of properties with a
     /// desired value). Default: 256.
     pub sync_history_capacity: usize,
+    /// Audit entries kept (desired values and commands sent to the device);
+    /// the oldest are dropped beyond it. Default: 1,000.
+    pub audit_capacity: usize,
 }
 
 /// Explicit critical limits for one property.
@@ -461,6 +464,7 @@ impl Default for TwinOptions {
             conflict_strategy: ConflictStrategy::Reject,
             divergence_timeout: None,
             sync_history_capacity: 256,
+            audit_capacity: 1_000,
         }
     }
 }

@@ -61,7 +61,7 @@ pub mod value;
 pub mod wire;
 
 pub use alerts::{Alert, AlertCondition, AlertStatus, Severity, ThresholdAlerts};
-pub use audit::Actor;
+pub use audit::{Actor, AuditAction, AuditEntry, AuditLog, AuditOutcome, AuditQuery};
 pub use commands::{CommandResponse, CommandStatus, CommandTracker, DeviceCommand};
 pub use config::{
     ConnectionConfig, ConnectionType, CriticalBand, DeviceConfig, PropertyDefinition, PropertyType,

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::alerts::{Alert, AlertCondition, Severity, ThresholdAlerts};
-use crate::audit::Actor;
-use crate::commands::{CommandResponse, CommandTracker, DeviceCommand};
+use crate::audit::{Actor, AuditAction, AuditEntry, AuditLog, AuditOutcome, AuditQuery};
+use crate::commands::{CommandResponse, CommandStatus, CommandTracker, DeviceCommand};
 use crate::config::{DeviceConfig, PropertyDefinition, TwinOptions};
 use crate::error::{ConfigError, TwinError};
 use crate::events::{
@@ -114,6 +114,12 @@ pub struct DigitalTwin {
     bus: EventBus,
     sync: SyncTracker,
     merge: MergeSlot,
+    audit: AuditLog,
+    /// The audit entry of each property's latest desired value, until the
+    /// device reports it (or it is superseded).
+    desired_audit: HashMap<String, u64>,
+    /// The audit entry of each unfinished command.
+    command_audit: HashMap<String, u64>,
 }
 
 /// The custom merge callback, owned by the twin.
@@ -159,6 +165,9 @@ impl DigitalTwin {
             bus: EventBus::new(),
             sync: SyncTracker::new(options.sync_history_capacity),
             merge: MergeSlot::default(),
+            audit: AuditLog::new(&config.id, options.audit_capacity),
+            desired_audit: HashMap::new(),
+            command_audit: HashMap::new(),
             property_index,
             config,
             options,
@@ -457,8 +466,8 @@ impl DigitalTwin {
         &mut self,
         property: &str,
         value: Value,
-        _actor: &Actor,
-        _approved_by: Option<&str>,
+        actor: &Actor,
+        approved_by: Option<&str>,
         now: Millis,
     ) -> DesiredWrite {
         let unchanged = DesiredWrite {
@@ -474,9 +483,10 @@ impl DigitalTwin {
             return unchanged;
         }
         self.state
-            .write_desired(property, value.clone(), _actor.update_source(), now);
+            .write_desired(property, value.clone(), actor.update_source(), now);
         let version = self.state.version();
         self.sync.desired_written(property, version);
+        let audit_id = self.audit_desired(property, value.as_ref(), actor, approved_by, now);
         let mut alerts = Vec::new();
         self.refresh_divergence(property, now, &mut alerts);
         if self.queued_desired.insert(property.to_string()) {
@@ -489,8 +499,79 @@ impl DigitalTwin {
         DesiredWrite {
             value: value.unwrap_or(Value::Null),
             version,
+            audit_id: Some(audit_id),
             ..unchanged
         }
+    }
+
+    fn audit_desired(
+        &mut self,
+        property: &str,
+        value: Option<&Value>,
+        actor: &Actor,
+        approved_by: Option<&str>,
+        now: Millis,
+    ) -> u64 {
+        if let Some(previous) = self.desired_audit.remove(property) {
+            self.audit
+                .advance(previous, AuditOutcome::Superseded, None, now);
+        }
+        let action = AuditAction::Desired {
+            property: property.to_string(),
+            value: value.cloned().unwrap_or(Value::Null),
+            version: self.state.version(),
+        };
+        let id = self.audit.record(actor, approved_by, action, now);
+        if value.is_some() && !self.state.delta().contains_key(property) {
+            let detail = Some("the device already reported this value".to_string());
+            self.audit.advance(id, AuditOutcome::Reached, detail, now);
+        } else {
+            self.desired_audit.insert(property.to_string(), id);
+        }
+        id
+    }
+
+    fn audit_command(&mut self, command: &DeviceCommand, now: Millis) {
+        let Some(&id) = self.command_audit.get(&command.command_id) else {
+            return;
+        };
+        let (outcome, detail) = match command.status {
+            CommandStatus::Pending => (AuditOutcome::Queued, None),
+            CommandStatus::Sent => (AuditOutcome::Sent, None),
+            CommandStatus::Acknowledged => (AuditOutcome::Acknowledged, None),
+            CommandStatus::Completed => (
+                AuditOutcome::Completed,
+                command.result.as_ref().map(Value::to_string),
+            ),
+            CommandStatus::Failed => (AuditOutcome::Failed, command.error.clone()),
+        };
+        if command.status.is_terminal() {
+            self.command_audit.remove(&command.command_id);
+        }
+        self.audit.advance(id, outcome, detail, now);
+    }
+
+    // ----- audit ---------------------------------------------------------
+
+    /// The audit log: every desired value and command sent to the device,
+    /// who asked, when, and the outcome so far. Read-only.
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// Audit entries matching `query`, oldest first.
+    pub fn audit_entries(&self, query: &AuditQuery) -> Vec<&AuditEntry> {
+        self.audit.query(query)
+    }
+
+    /// Audit entries matching `query` as CSV (RFC 4180).
+    pub fn audit_csv(&self, query: &AuditQuery) -> String {
+        crate::audit::to_csv(self.audit.query(query))
+    }
+
+    /// Audit entries matching `query` as a JSON array.
+    pub fn audit_json(&self, query: &AuditQuery) -> String {
+        crate::audit::to_json(self.audit.query(query))
     }
 
     /// Sets the merge callback of the `custom` conflict strategy (replacing
@@ -608,7 +689,37 @@ impl DigitalTwin {
         payload: Value,
         now: Millis,
     ) -> Result<DeviceCommand, TwinError> {
+        self.send_command_as(name, payload, Actor::User, now)
+    }
+
+    /// Creates a command on behalf of `actor` (recorded in the audit log).
+    pub fn send_command_as(
+        &mut self,
+        name: &str,
+        payload: Value,
+        actor: Actor,
+        now: Millis,
+    ) -> Result<DeviceCommand, TwinError> {
+        self.send_command_checked(name, payload, &actor, None, now)
+    }
+
+    pub(crate) fn send_command_checked(
+        &mut self,
+        name: &str,
+        payload: Value,
+        actor: &Actor,
+        approved_by: Option<&str>,
+        now: Millis,
+    ) -> Result<DeviceCommand, TwinError> {
+        actor.check()?;
         let command = self.commands.create(name, payload, now)?;
+        let action = AuditAction::Command {
+            command_id: command.command_id.clone(),
+            name: command.name.clone(),
+            payload: command.payload.clone(),
+        };
+        let id = self.audit.record(actor, approved_by, action, now);
+        self.command_audit.insert(command.command_id.clone(), id);
         self.outbox
             .push_back(Queued::Command(command.command_id.clone()));
         if self.bus.wants(EventType::Command) {
@@ -640,6 +751,13 @@ impl DigitalTwin {
                         value.clone(),
                         &self.state,
                     );
+                    if let Some(&id) = self.desired_audit.get(&property) {
+                        self.audit.advance(id, AuditOutcome::Sent, None, now);
+                        if value.is_null() {
+                            // A clear is never reported back; sent is final enough.
+                            self.desired_audit.remove(&property);
+                        }
+                    }
                     return Some(Outbound::Desired {
                         property,
                         value,
@@ -649,6 +767,7 @@ impl DigitalTwin {
                 Queued::Command(id) => {
                     // A command that failed (timed out) while queued is dropped.
                     if let Ok(command) = self.commands.mark_sent(&id, now) {
+                        self.audit_command(&command, now);
                         if self.bus.wants(EventType::Command) {
                             self.emit(now, EventData::Command(command.clone()));
                         }
@@ -694,6 +813,7 @@ impl DigitalTwin {
         let mut failed = Vec::new();
         self.commands.handle_timeout(now, &mut failed);
         for command in failed {
+            self.audit_command(&command, now);
             self.emit(now, EventData::Command(command));
         }
         self.raise_divergence_alerts(now);
@@ -778,6 +898,7 @@ impl DigitalTwin {
         let mut failed = Vec::new();
         self.commands.fail_all("twin disposed", now, &mut failed);
         for command in failed {
+            self.audit_command(&command, now);
             self.emit(now, EventData::Command(command));
         }
         self.disconnect(now);
@@ -870,6 +991,7 @@ impl DigitalTwin {
     ) -> Result<(), TwinError> {
         match self.commands.handle_response(response, now) {
             Ok(Some(command)) => {
+                self.audit_command(&command, now);
                 self.emit(now, EventData::Command(command));
                 Ok(())
             }
@@ -1005,6 +1127,12 @@ impl DigitalTwin {
         self.state
             .write_reported(key, value, UpdateSource::Device, timestamp);
         self.sync.reported_written(key, self.state.version());
+        if self.state.desired().contains_key(key) && !self.state.delta().contains_key(key) {
+            if let Some(id) = self.desired_audit.remove(key) {
+                self.audit
+                    .advance(id, AuditOutcome::Reached, None, timestamp);
+            }
+        }
         if let Some(value) = recorded {
             self.sync
                 .record(timestamp, key, SyncDirection::Received, value, &self.state);
