@@ -49,11 +49,13 @@ pub mod history;
 pub mod http_link;
 pub mod ids;
 pub mod json_link;
+pub mod lifecycle;
 pub mod limits;
 pub mod link;
 pub mod physics;
 pub mod prediction;
 pub mod reconnect;
+pub mod rules;
 pub mod state;
 pub mod sync;
 pub mod twin;
@@ -71,8 +73,15 @@ pub use error::{ConfigError, TwinError};
 pub use events::{DeviceEvent, EventData, EventType, Subscription};
 pub use fleet::{FleetManager, FleetStatus};
 pub use history::TelemetryHistory;
+pub use lifecycle::{
+    LifecycleChange, LifecycleCounts, LifecycleEvent, LifecycleLog, LifecycleState,
+};
 pub use physics::{Rng, Sensor, SensorFault, ThermalModel, WearModel};
 pub use prediction::{MaintenancePrediction, PredictiveMaintenance, Threshold};
+pub use rules::{
+    Action, ActionModel, ApprovalPolicy, Comparison, Condition, DryRun, Goal, Proposal,
+    ProposalStatus, Rule, RuleEngine, Scope, Trigger,
+};
 pub use state::{DeviceState, PropertyMetadata, UpdateSource};
 pub use sync::{
     Conflict, ConflictSide, ConflictStrategy, DesiredWrite, Divergence, MergeDecision, MergeInput,

@@ -21,6 +21,7 @@ use crate::events::{
     ConnectionInfo, DeviceEvent, ErrorInfo, EventBus, EventData, EventType, Subscription,
 };
 use crate::history::TelemetryHistory;
+use crate::lifecycle::LifecycleState;
 use crate::limits::{self, MAX_UNKNOWN_PROPERTIES};
 use crate::state::{DeviceState, UpdateSource};
 use crate::sync::{
@@ -120,6 +121,7 @@ pub struct DigitalTwin {
     desired_audit: HashMap<String, u64>,
     /// The audit entry of each unfinished command.
     command_audit: HashMap<String, u64>,
+    lifecycle: LifecycleState,
 }
 
 /// The custom merge callback, owned by the twin.
@@ -168,6 +170,7 @@ impl DigitalTwin {
             audit: AuditLog::new(&config.id, options.audit_capacity),
             desired_audit: HashMap::new(),
             command_audit: HashMap::new(),
+            lifecycle: LifecycleState::Active,
             property_index,
             config,
             options,
@@ -324,6 +327,7 @@ impl DigitalTwin {
             UpdateSource::User => Actor::User,
             UpdateSource::Cloud | UpdateSource::Device => Actor::Cloud,
         };
+        self.check_lifecycle(LifecycleState::accepts_desired, "desired values")?;
         self.check_desired(property, &value)?;
         self.write_desired(property, value, &actor, None, now);
         Ok(())
@@ -367,6 +371,7 @@ impl DigitalTwin {
         now: Millis,
     ) -> Result<DesiredWrite, TwinError> {
         actor.check()?;
+        self.check_lifecycle(LifecycleState::accepts_desired, "desired values")?;
         self.check_desired(property, &value)?;
         let mut value = value;
         let mut overwritten = None;
@@ -551,6 +556,86 @@ impl DigitalTwin {
         self.audit.advance(id, outcome, detail, now);
     }
 
+    // ----- lifecycle -----------------------------------------------------
+
+    /// Where the device is in its lifecycle (`active` unless a fleet moved
+    /// it; see [`crate::lifecycle`]).
+    pub fn lifecycle(&self) -> LifecycleState {
+        self.lifecycle
+    }
+
+    fn check_lifecycle(
+        &self,
+        allows: fn(LifecycleState) -> bool,
+        what: &'static str,
+    ) -> Result<(), TwinError> {
+        if allows(self.lifecycle) {
+            Ok(())
+        } else {
+            Err(TwinError::Lifecycle {
+                device_id: self.config.id.clone(),
+                state: self.lifecycle,
+                what,
+            })
+        }
+    }
+
+    /// Moves the twin to a lifecycle state (the fleet checks the transition
+    /// and logs it). Commands in flight fail when commands are no longer
+    /// accepted; a decommissioned twin drops its queue and disconnects.
+    pub(crate) fn set_lifecycle(&mut self, state: LifecycleState, now: Millis) {
+        self.lifecycle = state;
+        if !state.accepts_commands() {
+            let reason = format!("device {state}");
+            let mut failed = Vec::new();
+            self.commands.fail_all(&reason, now, &mut failed);
+            for command in failed {
+                self.audit_command(&command, now);
+                self.emit(now, EventData::Command(command));
+            }
+            self.outbox.retain(|q| matches!(q, Queued::Desired(_)));
+        }
+        if state == LifecycleState::Decommissioned {
+            self.outbox.clear();
+            self.queued_desired.clear();
+            self.handle_disconnected(Some("device decommissioned"), now);
+        }
+    }
+
+    // ----- rule alerts ---------------------------------------------------
+
+    /// Raises the alert of a rule's `raiseAlert` action.
+    pub(crate) fn raise_rule_alert(
+        &mut self,
+        proposal: &crate::rules::Proposal,
+        severity: Severity,
+        message: &str,
+        now: Millis,
+    ) -> Alert {
+        let (property, value, threshold) = match &proposal.trigger {
+            Some(t) => (t.signal.as_str(), t.value, t.threshold),
+            None => (proposal.actor_name(), 0.0, 0.0),
+        };
+        let alert = self.alerts.raise(
+            property,
+            AlertCondition::Rule,
+            severity,
+            format!("{message} ({})", proposal.actor),
+            value,
+            threshold,
+            now,
+        );
+        self.emit(now, EventData::Alert(alert.clone()));
+        alert
+    }
+
+    /// Clears a rule's alert once the rule re-armed (unless cleared by hand).
+    pub(crate) fn resolve_rule_alert(&mut self, alert_id: &str, now: Millis) {
+        if let Some(alert) = self.alerts.resolve(alert_id, now) {
+            self.emit(now, EventData::Alert(alert));
+        }
+    }
+
     // ----- audit ---------------------------------------------------------
 
     /// The audit log: every desired value and command sent to the device,
@@ -712,6 +797,7 @@ impl DigitalTwin {
         now: Millis,
     ) -> Result<DeviceCommand, TwinError> {
         actor.check()?;
+        self.check_lifecycle(LifecycleState::accepts_commands, "commands")?;
         let command = self.commands.create(name, payload, now)?;
         let action = AuditAction::Command {
             command_id: command.command_id.clone(),
@@ -843,6 +929,9 @@ impl DigitalTwin {
     /// it is `connecting` until a transport calls
     /// [`DigitalTwin::handle_connected`].
     pub fn connect(&mut self, now: Millis) -> ConnectionState {
+        if self.lifecycle == LifecycleState::Decommissioned {
+            return self.connection;
+        }
         match (self.connection, &self.config.connection_type) {
             (ConnectionState::Connected, _) => {}
             (_, None) => self.handle_connected(now),
@@ -1010,6 +1099,14 @@ impl DigitalTwin {
         now: Millis,
     ) -> ReportOutcome {
         let mut outcome = ReportOutcome::default();
+        if let Err(error) = self.check_lifecycle(LifecycleState::accepts_reports, "reports") {
+            self.emit_error(now, &error, None);
+            outcome.rejected = values
+                .into_iter()
+                .map(|(key, _)| (limits::printable(&key), error.clone()))
+                .collect();
+            return outcome;
+        }
         let mut telemetry = BTreeMap::new();
         let mut alerts = Vec::new();
         let mut flagged = Vec::new();
