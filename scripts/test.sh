@@ -14,10 +14,21 @@ step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo clippy for wasm32 (the browser crates)"
-cargo clippy -p twinkit-core -p twinkit-mqtt -p twinkit-web -p twinkit-wasm --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -p twinkit-core -p twinkit-analytics -p twinkit-mqtt -p twinkit-web -p twinkit-wasm --target wasm32-unknown-unknown -- -D warnings
 
 step "cargo test (native)"
 cargo test --workspace
+
+step "analytics: NAB evaluation of the default detectors (figures, no threshold)"
+# The labelled NAB series live beside the repository (../shared/data/nab);
+# the scoring code itself is unit-tested in cargo test above.
+nab_dir="$ROOT/../shared/data/nab"
+[ -d "$nab_dir" ] || nab_dir=/work/shared/data/nab
+if [ -f "$nab_dir/windows.json" ]; then
+  cargo run -q -p twinkit-cli --bin twinkit-analyze -- nab "$nab_dir"
+else
+  echo "no NAB data at $nab_dir: skipped"
+fi
 
 step "browser crates in headless Chromium (wasm-bindgen-test)"
 CHROMEDRIVER=/usr/bin/chromedriver \

@@ -360,6 +360,40 @@ impl DigitalTwin {
         to_js(&alert)
     }
 
+    /// What if: "if `actuator` is set to `value` from now, when does
+    /// `property` cross `level`?" A model (`"thermal"`: first-order response
+    /// to a heater/fan/setpoint; `"wear"`: vibration rising with running
+    /// time and speed) is fitted to the twin's telemetry history and run
+    /// forward; returns the trajectory and the crossing time in hours with
+    /// bounds. Never touches the device.
+    #[wasm_bindgen(js_name = whatIf, unchecked_return_type = "ScenarioOutcome")]
+    pub fn what_if(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Scenario")] scenario: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "\"thermal\" | \"wear\"")] model: Option<String>,
+    ) -> Result<JsValue, JsValue> {
+        let scenario: twinkit_analytics::Scenario =
+            serde_json::from_value(from_js(&scenario, "scenario")?)
+                .map_err(|e| js_error("INVALID_INPUT", &format!("scenario: {e}")))?;
+        let kind = match model.as_deref() {
+            None | Some("thermal") => twinkit_analytics::ModelKind::Thermal,
+            Some("wear") => twinkit_analytics::ModelKind::Wear,
+            Some(other) => {
+                return Err(js_error(
+                    "INVALID_INPUT",
+                    &format!(
+                        "model `{}`: expected \"thermal\" or \"wear\"",
+                        twinkit_core::limits::printable(other)
+                    ),
+                ))
+            }
+        };
+        let outcome =
+            twinkit_analytics::twin_scenario(&self.0.core(), kind, &scenario, twinkit_web::now())
+                .map_err(|e| js_error(e.code(), &e.to_string()))?;
+        to_js(&outcome)
+    }
+
     /// Releases the twin: in-flight commands fail, it disconnects, and every
     /// subscription ends. Reading stays possible; changing throws
     /// `DISPOSED`. Call `free()` afterwards to release the handle at once.
