@@ -51,9 +51,9 @@
 //! trajectory's value at the horizon.
 
 use std::collections::{BTreeMap, HashMap};
+
 use std::fmt;
 
-use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -488,7 +488,9 @@ pub struct RuleEngine {
     model: Option<Box<dyn ActionModel>>,
     policy: ApprovalPolicy,
     approval: Option<ApprovalFn>,
-    proposals: IndexMap<u64, Proposal>,
+    // By id, so the oldest decided one is found from the front in O(log n).
+    proposals: BTreeMap<u64, Proposal>,
+    pending_count: usize,
     next_id: u64,
     max_proposals: usize,
     max_pending: usize,
@@ -525,7 +527,8 @@ impl RuleEngine {
             model: None,
             policy: ApprovalPolicy::default(),
             approval: None,
-            proposals: IndexMap::new(),
+            proposals: BTreeMap::new(),
+            pending_count: 0,
             next_id: 1,
             max_proposals: DEFAULT_MAX_PROPOSALS,
             max_pending: DEFAULT_MAX_PENDING,
@@ -952,14 +955,9 @@ impl RuleEngine {
             result: None,
         };
         if self.check_safety(twin, &mut proposal, now) {
-            let pending = self
-                .proposals
-                .values()
-                .filter(|p| p.status == ProposalStatus::PendingApproval)
-                .count();
             if !self.needs_approval(&proposal) {
                 apply(twin, &mut proposal, None, now);
-            } else if pending >= self.max_pending {
+            } else if self.pending_count >= self.max_pending {
                 proposal.status = ProposalStatus::Rejected;
                 proposal.reason = Some(format!(
                     "{} proposals already await approval",
@@ -1024,17 +1022,21 @@ impl RuleEngine {
     }
 
     fn keep(&mut self, proposal: Proposal) {
+        if proposal.status == ProposalStatus::PendingApproval {
+            self.pending_count += 1;
+        }
         self.proposals.insert(proposal.id, proposal);
         while self.proposals.len() > self.max_proposals {
             // Forget the oldest decided proposal; pending ones stay.
-            let Some(index) = self
+            let Some(id) = self
                 .proposals
                 .values()
-                .position(|p| p.status != ProposalStatus::PendingApproval)
+                .find(|p| p.status != ProposalStatus::PendingApproval)
+                .map(|p| p.id)
             else {
                 break;
             };
-            self.proposals.shift_remove_index(index);
+            self.proposals.remove(&id);
         }
     }
 
@@ -1060,6 +1062,7 @@ impl RuleEngine {
         if self.check_safety(twin, &mut proposal, now) {
             apply(twin, &mut proposal, Some(approver), now);
         }
+        self.pending_count -= 1;
         self.proposals.insert(proposal_id, proposal.clone());
         Ok(proposal)
     }
@@ -1094,6 +1097,7 @@ impl RuleEngine {
         let Some(proposal) = self.proposals.get_mut(&proposal_id) else {
             unreachable!("checked just above")
         };
+        self.pending_count -= 1;
         proposal.status = ProposalStatus::Rejected;
         proposal.decided_by = Some(by.to_string());
         proposal.reason = Some(limits::printable(reason));
