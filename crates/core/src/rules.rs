@@ -46,9 +46,10 @@
 //! runs it alone: it takes `&DigitalTwin`, so it cannot reach the device.
 //!
 //! The what-if scenarios of `twinkit-analytics` plug in as the model: map
-//! the goal's property, the action's property (or command) and value, the
-//! goal's threshold and `within` to a scenario, and answer with the
-//! trajectory's value at the horizon.
+//! the goal's property, the action's property and value, the goal's
+//! threshold and `within` to a `Scenario` (`property`, `actuator`, `value`,
+//! `level`, `horizonMs`), run `twin_scenario`, and answer with the
+//! trajectory's last value (`crates/core/tests/rules_whatif.rs` does this).
 
 use std::collections::{BTreeMap, HashMap};
 
