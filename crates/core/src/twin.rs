@@ -89,7 +89,15 @@ pub struct ReportOutcome {
     pub stale: Vec<String>,
     /// Values refused, each with its reason (also emitted as `error` events).
     pub rejected: Vec<(String, TwinError)>,
+    /// The record repeats one of the last [`RECENT_RECORDS`] telemetry
+    /// records (same time, same values): a redelivery (MQTT QoS 1 is at
+    /// least once), ignored.
+    pub duplicate: bool,
 }
+
+/// How many recent telemetry records a twin remembers to recognise
+/// redeliveries.
+pub const RECENT_RECORDS: usize = 256;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Queued {
@@ -122,6 +130,8 @@ pub struct DigitalTwin {
     /// The audit entry of each unfinished command.
     command_audit: HashMap<String, u64>,
     lifecycle: LifecycleState,
+    /// Fingerprints of the last telemetry records, oldest first.
+    recent_records: VecDeque<u64>,
 }
 
 /// The custom merge callback, owned by the twin.
@@ -171,6 +181,7 @@ impl DigitalTwin {
             desired_audit: HashMap::new(),
             command_audit: HashMap::new(),
             lifecycle: LifecycleState::Active,
+            recent_records: VecDeque::new(),
             property_index,
             config,
             options,
@@ -1056,6 +1067,17 @@ impl DigitalTwin {
             self.emit_error(now, &error, None);
             return Err(error);
         }
+        let fingerprint = record_fingerprint(timestamp, &values);
+        if self.recent_records.contains(&fingerprint) {
+            return Ok(ReportOutcome {
+                duplicate: true,
+                ..ReportOutcome::default()
+            });
+        }
+        if self.recent_records.len() == RECENT_RECORDS {
+            self.recent_records.pop_front();
+        }
+        self.recent_records.push_back(fingerprint);
         Ok(self.apply_values(values, timestamp, now))
     }
 
@@ -1254,4 +1276,16 @@ fn check_type(def: &PropertyDefinition, value: &Value) -> Result<(), TwinError> 
             actual: json_type_name(value),
         })
     }
+}
+
+/// A record's identity for redelivery checks: its time and its values
+/// (maps serialize in key order, so equal records hash equally).
+fn record_fingerprint(timestamp: Millis, values: &BTreeMap<String, Value>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    timestamp.hash(&mut hasher);
+    serde_json::to_string(values)
+        .unwrap_or_default()
+        .hash(&mut hasher);
+    hasher.finish()
 }

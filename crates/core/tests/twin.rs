@@ -703,3 +703,30 @@ fn values_a_binding_cannot_read_are_reported_as_errors() {
     assert!(info.message.contains("NaN"));
     assert_eq!(twin.state().version(), 0);
 }
+
+#[test]
+fn a_redelivered_telemetry_record_is_recognised_and_ignored() {
+    let mut twin = thermostat();
+    let record = |t: u64, v: f64| twinkit_core::TelemetryData {
+        device_id: "device-001".into(),
+        timestamp: t,
+        values: [(
+            "temperature".to_string(),
+            twinkit_core::TelemetryValue::Number(v),
+        )]
+        .into(),
+    };
+    let first = twin.ingest_telemetry(record(1_000, 50.0), 1_000).unwrap();
+    assert!(!first.duplicate);
+    let again = twin.ingest_telemetry(record(1_000, 50.0), 1_500).unwrap();
+    assert!(again.duplicate);
+    assert!(again.applied.is_empty());
+    // Same time, another value: a different record.
+    assert!(
+        !twin
+            .ingest_telemetry(record(1_000, 51.0), 1_600)
+            .unwrap()
+            .duplicate
+    );
+    assert_eq!(twin.telemetry_history(Some("temperature"), None).len(), 2);
+}

@@ -458,5 +458,7 @@ fn outcome_to_js(outcome: &twinkit_core::ReportOutcome) -> Result<JsValue, JsVal
         .iter()
         .map(|(property, error)| json!({"property": property, "code": error.code(), "message": error.to_string()}))
         .collect();
-    to_js(&json!({"applied": outcome.applied, "stale": outcome.stale, "rejected": rejected}))
+    to_js(
+        &json!({"applied": outcome.applied, "stale": outcome.stale, "rejected": rejected, "duplicate": outcome.duplicate}),
+    )
 }

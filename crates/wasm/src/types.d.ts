@@ -172,6 +172,8 @@ export interface ReportOutcome {
   applied: string[];
   stale: string[];
   rejected: { property: string; code: string; message: string }[];
+  /** The record repeats a recent one (same timestamp and values): a redelivery, ignored. */
+  duplicate: boolean;
 }
 
 export type Outbound =
