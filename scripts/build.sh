@@ -15,8 +15,10 @@ version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)"
 # wasm-opt comes from npm's binaryen on PATH, so the build needs no network.
 wasm-pack build "$crate" --release --target "$target" --weak-refs \
   --out-dir "$ROOT/$out_dir" --out-name "$out_name" --no-pack
-# wasm-bindgen's typed parameters cannot be marked optional; `options` is.
-sed -i 's/options: TwinOptions)/options?: TwinOptions)/' "$out_dir/$out_name.d.ts"
+# Optional parameters with a declared type are written `name: Type?` in the
+# Rust attributes (a type without commas or parentheses; name an alias in
+# types.d.ts otherwise); TypeScript spells them `name?: Type`.
+sed -i 's/\([A-Za-z_]*\): \([^,()]*\)?\([,)]\)/\1?: \2\3/g' "$out_dir/$out_name.d.ts"
 cp "$crate/npm/index.js" "$crate/npm/index.d.ts" "$out_dir/"
 sed "s/\"version\": \"0.0.0\"/\"version\": \"$version\"/" "$crate/npm/package.json" > "$out_dir/package.json"
 rm -f "$out_dir/.gitignore"

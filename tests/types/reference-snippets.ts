@@ -13,6 +13,11 @@ import {
   type Detection,
   type PropertyHealth,
   type ScenarioOutcome,
+  type AuditEntry,
+  type Conflict,
+  type DesiredWrite,
+  type Divergence,
+  type TwinError,
   type DeviceConfig,
   type DeviceState,
   type DeviceCommand,
@@ -270,4 +275,22 @@ export {};
   console.log(outcome.crossing.estimate);
   // @ts-expect-error: the model is "thermal" or "wear"
   twin.whatIf({ property: "temperature", actuator: "heater", value: 1, level: 25 }, "magic");
+}
+
+// Sync extras: versioned edits, divergence, audit.
+{
+  const twin = new DigitalTwin({ id: "s", name: "S", type: "t", properties: [{ name: "sp", type: "number", writable: true }] }, { conflictStrategy: "reject" });
+  const written: DesiredWrite = twin.setDesired("sp", 20, { baseVersion: twin.getState().version });
+  console.log(written.version);
+  try {
+    twin.setDesired("sp", 21, { baseVersion: 0 });
+  } catch (e) {
+    const conflict = (e as TwinError & { conflict?: Conflict }).conflict;
+    console.log(conflict?.winner);
+  }
+  const divergences: Divergence[] = twin.getDivergences();
+  const audit = twin.getAudit({ target: "sp" }) as AuditEntry[];
+  console.log(divergences.length, audit[0]?.action.kind);
+  // @ts-expect-error: the strategy is one of four names
+  new DigitalTwin({ id: "x", name: "x", type: "x", properties: [] }, { conflictStrategy: "whatever" });
 }

@@ -65,8 +65,8 @@ impl AnomalyDetector {
     #[wasm_bindgen(constructor)]
     pub fn new(
         twin: &DigitalTwin,
-        #[wasm_bindgen(unchecked_param_type = "DetectorConfig")] config: Option<js_sys::Object>,
-        #[wasm_bindgen(unchecked_param_type = "Record<string, DetectorConfig>")] properties: Option<
+        #[wasm_bindgen(unchecked_param_type = "DetectorConfig?")] config: Option<js_sys::Object>,
+        #[wasm_bindgen(unchecked_param_type = "DetectorConfigs?")] properties: Option<
             js_sys::Object,
         >,
     ) -> Result<AnomalyDetector, JsValue> {

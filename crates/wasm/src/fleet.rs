@@ -54,7 +54,7 @@ impl FleetManager {
     pub fn add_device(
         &self,
         #[wasm_bindgen(unchecked_param_type = "DeviceConfig")] config: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "TwinOptions")] options: Option<js_sys::Object>,
+        #[wasm_bindgen(unchecked_param_type = "TwinOptions?")] options: Option<js_sys::Object>,
     ) -> Result<DigitalTwin, JsValue> {
         let twin = create(config, options)?;
         self.fleet.add(twin.clone()).or_throw()?;

@@ -76,7 +76,9 @@ impl PredictiveMaintenance {
     #[wasm_bindgen(js_name = analyzeDetailed, unchecked_return_type = "DetailedPrediction[]")]
     pub fn analyze_detailed(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "PredictionOptions")] options: Option<js_sys::Object>,
+        #[wasm_bindgen(unchecked_param_type = "PredictionOptions?")] options: Option<
+            js_sys::Object,
+        >,
     ) -> Result<JsValue, JsValue> {
         let options: twinkit_analytics::PredictionOptions = match options {
             Some(o) => serde_json::from_value(crate::convert::from_js(&o, "options")?)

@@ -92,7 +92,7 @@ impl DigitalTwin {
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "DeviceConfig")] config: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "TwinOptions")] options: Option<js_sys::Object>,
+        #[wasm_bindgen(unchecked_param_type = "TwinOptions?")] options: Option<js_sys::Object>,
     ) -> Result<DigitalTwin, JsValue> {
         create(config, options).map(DigitalTwin)
     }
@@ -166,17 +166,99 @@ impl DigitalTwin {
 
     /// Sets a desired value (`null` clears it); throws `UNKNOWN_PROPERTY`,
     /// `NOT_WRITABLE`, `TYPE_MISMATCH`, `OUT_OF_RANGE` or `VALUE_TOO_LARGE`.
-    #[wasm_bindgen(js_name = setDesired)]
+    /// With `{baseVersion}` (the `version` of the state the edit was based
+    /// on), a stale edit is settled by the twin's `conflictStrategy`: by
+    /// default it throws `CONFLICT`, whose `conflict` property holds the
+    /// winning value and the current state. Returns what was written.
+    #[wasm_bindgen(js_name = setDesired, unchecked_return_type = "DesiredWrite")]
     pub fn set_desired(
         &self,
         property: &str,
         #[wasm_bindgen(unchecked_param_type = "unknown")] value: JsValue,
-    ) -> Result<(), JsValue> {
+        #[wasm_bindgen(unchecked_param_type = "SetDesiredOptions?")] options: Option<
+            js_sys::Object,
+        >,
+    ) -> Result<JsValue, JsValue> {
         let value = from_js(&value, "value")?;
-        self.0
-            .update(|twin, now| twin.set_desired(property, value, now))
+        let base_version = match options {
+            Some(options) => match Reflect::get(&options, &"baseVersion".into())? {
+                v if v.is_undefined() || v.is_null() => None,
+                v => Some(millis(
+                    &from_js(&v, "options.baseVersion")?,
+                    "options.baseVersion",
+                )?),
+            },
+            None => None,
+        };
+        let written = self
+            .0
+            .update(|twin, now| {
+                twin.set_desired_as(
+                    property,
+                    value,
+                    base_version,
+                    twinkit_core::audit::Actor::User,
+                    now,
+                )
+            })
             .or_throw()?
-            .map_err(|e| twin_error(&e))
+            .map_err(|e| {
+                let thrown = twin_error(&e);
+                if let twinkit_core::TwinError::Conflict(conflict) = &e {
+                    if let Ok(details) = to_js(&**conflict) {
+                        let _ = Reflect::set(&thrown, &"conflict".into(), &details);
+                    }
+                }
+                thrown
+            })?;
+        to_js(&written)
+    }
+
+    /// Properties whose desired value the device has not reached yet: since
+    /// when, for how long and by how much.
+    #[wasm_bindgen(js_name = getDivergences, unchecked_return_type = "Divergence[]")]
+    pub fn get_divergences(&self) -> Result<JsValue, JsValue> {
+        to_js(&self.0.core().divergences(twinkit_web::now()))
+    }
+
+    /// Desired values sent and reports that came back, oldest first: the
+    /// newest `limit`, of one property or of all.
+    #[wasm_bindgen(js_name = getSyncHistory, unchecked_return_type = "SyncRecord[]")]
+    pub fn get_sync_history(
+        &self,
+        property: Option<String>,
+        limit: Option<f64>,
+    ) -> Result<JsValue, JsValue> {
+        let limit = count(limit, "limit")?;
+        to_js(&self.0.core().sync_history(property.as_deref(), limit))
+    }
+
+    /// The audit trail of twin-to-device actions (who, when, what,
+    /// outcome), oldest first, filtered by `query`; `format` `"csv"` gives
+    /// RFC 4180 text instead of objects. Entries cannot be changed.
+    #[wasm_bindgen(js_name = getAudit, unchecked_return_type = "AuditEntry[] | string")]
+    pub fn get_audit(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "AuditQuery?")] query: Option<js_sys::Object>,
+        #[wasm_bindgen(unchecked_param_type = "\"json\" | \"csv\"?")] format: Option<String>,
+    ) -> Result<JsValue, JsValue> {
+        let query: twinkit_core::audit::AuditQuery = match query {
+            Some(q) => serde_json::from_value(from_js(&q, "query")?)
+                .map_err(|e| js_error("INVALID_INPUT", &format!("query: {e}")))?,
+            None => twinkit_core::audit::AuditQuery::default(),
+        };
+        let core = self.0.core();
+        match format.as_deref() {
+            None | Some("json") => js_sys::JSON::parse(&core.audit_json(&query)),
+            Some("csv") => Ok(core.audit_csv(&query).into()),
+            Some(other) => Err(js_error(
+                "INVALID_INPUT",
+                &format!(
+                    "format `{}`: expected \"json\" or \"csv\"",
+                    twinkit_core::limits::printable(other)
+                ),
+            )),
+        }
     }
 
     /// Sends a command; it is `pending` until a transport (or an in-process
@@ -370,7 +452,7 @@ impl DigitalTwin {
     pub fn what_if(
         &self,
         #[wasm_bindgen(unchecked_param_type = "Scenario")] scenario: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "\"thermal\" | \"wear\"")] model: Option<String>,
+        #[wasm_bindgen(unchecked_param_type = "\"thermal\" | \"wear\"?")] model: Option<String>,
     ) -> Result<JsValue, JsValue> {
         let scenario: twinkit_analytics::Scenario =
             serde_json::from_value(from_js(&scenario, "scenario")?)

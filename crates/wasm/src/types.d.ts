@@ -53,6 +53,14 @@ export interface TwinOptions {
   hysteresis?: number;
   /** Explicit critical limits per property. */
   criticalBands?: Record<string, { below?: number; above?: number }>;
+  /** How a stale `setDesired(…, {baseVersion})` is settled (default "reject"; "custom" needs a Rust merge callback and otherwise refuses). */
+  conflictStrategy?: "reject" | "lastWriterWins" | "deviceWins" | "custom";
+  /** Raise a DESIRED_NOT_REACHED alert when the device has not reached a desired value after this many ms (default: off). */
+  divergenceTimeout?: number;
+  /** Sync records kept (default 256). */
+  syncHistoryCapacity?: number;
+  /** Audit entries kept (default 1,000). */
+  auditCapacity?: number;
 }
 
 export interface PropertyMetadata {
@@ -160,12 +168,16 @@ export interface MaintenancePrediction {
   recommendation: string;
 }
 
+export type LifecycleState = "provisioned" | "active" | "maintenance" | "suspended" | "decommissioned";
+
 export interface FleetStatus {
   total: number;
   connected: number;
   disconnected: number;
   connecting: number;
   alerts: number;
+  /** Devices per lifecycle state. */
+  lifecycle: Record<LifecycleState, number>;
 }
 
 export interface ReportOutcome {
@@ -207,6 +219,9 @@ export interface DetectorConfig {
   group?: number;
   clearRatio?: number;
 }
+
+/** Detector settings per property. */
+export type DetectorConfigs = Record<string, DetectorConfig>;
 
 export type AnomalyType = "SPIKE" | "STUCK" | "RAPID_CHANGE" | "DRIFT";
 
@@ -284,4 +299,83 @@ export interface ScenarioOutcome {
   crossing: Crossing;
   settlesAt: number;
   confidenceLevel: number;
+}
+
+export interface SetDesiredOptions {
+  /** The state `version` the edit was based on: a stale edit is settled by the twin's `conflictStrategy`. */
+  baseVersion?: number;
+}
+
+export interface DesiredWrite {
+  property: string;
+  value: unknown;
+  /** State version after the write. */
+  version: number;
+  /** The newer value this edit replaced (lastWriterWins). */
+  overwritten?: unknown;
+  /** Whether the custom merge decided the value. */
+  merged: boolean;
+  auditId?: number;
+}
+
+/** On a `CONFLICT` TwinError: who won and the state now. */
+export interface Conflict {
+  property: string;
+  baseVersion: number;
+  currentVersion: number;
+  winnerVersion: number;
+  winnerSide: "desired" | "reported";
+  winner: unknown;
+  attempted: unknown;
+  state: DeviceState;
+}
+
+export interface Divergence {
+  property: string;
+  desired: unknown;
+  reported?: unknown;
+  since: number;
+  duration: number;
+  difference?: number;
+  alertId?: string;
+}
+
+export interface SyncRecord {
+  timestamp: number;
+  property: string;
+  direction: "sent" | "received";
+  value: unknown;
+  version: number;
+  inSync: boolean;
+}
+
+export type Actor =
+  | { kind: "user" }
+  | { kind: "cloud" }
+  | { kind: "rule"; id: string }
+  | { kind: "script"; name: string };
+
+export type AuditOutcome = "queued" | "sent" | "acknowledged" | "reached" | "completed" | "superseded" | "failed";
+
+export interface AuditEntry {
+  id: number;
+  deviceId: string;
+  timestamp: number;
+  actor: Actor;
+  approvedBy?: string;
+  action:
+    | { kind: "desired"; property: string; value: unknown; version: number }
+    | { kind: "command"; commandId: string; name: string; payload: unknown };
+  outcome: AuditOutcome;
+  outcomeAt: number;
+  detail?: string;
+}
+
+export interface AuditQuery {
+  since?: number;
+  until?: number;
+  actor?: Actor;
+  target?: string;
+  outcome?: AuditOutcome;
+  limit?: number;
 }
