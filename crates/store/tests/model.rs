@@ -7,6 +7,9 @@
 //! recomputed from the model (count, min, max and non-numeric counts
 //! exactly; sums up to float rounding, since they add in another order).
 
+// Helpers outside #[test] functions unwrap too: a failure is a test failure.
+#![allow(clippy::unwrap_used)]
+
 use pollster::block_on;
 use proptest::prelude::*;
 use twinkit_core::TelemetryValue;
@@ -226,7 +229,7 @@ fn run(ops: Vec<Op>, chunk_points: usize) -> Result<(), TestCaseError> {
                 .filter_map(|p| {
                     let values: Vec<_> =
                         p.values.iter().filter(|(n, _)| n == "a").cloned().collect();
-                    (!values.is_empty()).then(|| Point {
+                    (!values.is_empty()).then_some(Point {
                         time: p.time,
                         values,
                     })
