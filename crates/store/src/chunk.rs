@@ -436,7 +436,8 @@ pub fn merge(chunks: &[Chunk], start: Millis, end: Millis) -> Chunk {
     out
 }
 
-#[cfg(test)]
+// Native only: proptest does not build for wasm32.
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use proptest::prelude::*;

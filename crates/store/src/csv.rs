@@ -55,7 +55,8 @@ fn field(out: &mut String, s: &str) {
     }
 }
 
-#[cfg(test)]
+// Native only: proptest does not build for wasm32.
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use crate::point::Point;

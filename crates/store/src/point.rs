@@ -148,7 +148,8 @@ pub fn check(raw: RawRecord, skipped: &mut Skipped) -> Option<(String, Point)> {
     Some((raw.device_id, Point { time, values }))
 }
 
-#[cfg(test)]
+// Native only: proptest does not build for wasm32.
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
 

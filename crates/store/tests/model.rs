@@ -7,6 +7,7 @@
 //! recomputed from the model (count, min, max and non-numeric counts
 //! exactly; sums up to float rounding, since they add in another order).
 
+#![cfg(not(target_arch = "wasm32"))]
 // Helpers outside #[test] functions unwrap too: a failure is a test failure.
 #![allow(clippy::unwrap_used)]
 
