@@ -17,6 +17,9 @@ wasm-pack build "$crate" --release --target "$target" --weak-refs \
   --out-dir "$ROOT/$out_dir" --out-name "$out_name" --no-pack
 # wasm-bindgen's typed parameters cannot be marked optional; `options` is.
 sed -i 's/options: TwinOptions)/options?: TwinOptions)/' "$out_dir/$out_name.d.ts"
+sed -i -e 's/options: TimeSeriesStoreOptions)/options?: TimeSeriesStoreOptions)/' \
+  -e "s/options: { source?: 'rollups' | 'raw' })/options?: { source?: 'rollups' | 'raw' })/" \
+  -e 's/properties: string\[\])/properties?: string[])/' "$out_dir/$out_name.d.ts"
 cp "$crate/npm/index.js" "$crate/npm/index.d.ts" "$out_dir/"
 sed "s/\"version\": \"0.0.0\"/\"version\": \"$version\"/" "$crate/npm/package.json" > "$out_dir/package.json"
 rm -f "$out_dir/.gitignore"

@@ -15,7 +15,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo clippy for wasm32 (the browser crates)"
 cargo clippy -p twinkit-core -p twinkit-wasm -p twinkit-store --target wasm32-unknown-unknown -- -D warnings
-cargo clippy -p twinkit-store --target wasm32-unknown-unknown --all-targets -- -D warnings
+cargo clippy -p twinkit-store --features idb --target wasm32-unknown-unknown --all-targets -- -D warnings
 
 step "cargo test (native)"
 cargo test --workspace
@@ -24,7 +24,7 @@ step "twinkit-store on IndexedDB in headless Chromium (wasm-bindgen-test)"
 # The runner reads crates/store/webdriver.json (a link to ./webdriver.json).
 CHROMEDRIVER=/usr/bin/chromedriver \
   CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-  cargo test -p twinkit-store --target wasm32-unknown-unknown --tests
+  cargo test -p twinkit-store --features idb --target wasm32-unknown-unknown --tests
 
 step "npm package: build pkg/ with wasm-pack"
 bash scripts/build.sh

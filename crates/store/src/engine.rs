@@ -247,13 +247,13 @@ impl Deltas {
 pub async fn plan_write<K: Kv>(
     kv: &K,
     cfg: &Config,
-    batch: Vec<(String, Point)>,
+    batch: &[(String, Point)],
 ) -> Result<(WriteSet, WriteReport), StoreError> {
-    let mut by_device: BTreeMap<String, Vec<Point>> = BTreeMap::new();
+    let mut by_device: BTreeMap<&str, Vec<&Point>> = BTreeMap::new();
     for (device, point) in batch {
         by_device.entry(device).or_default().push(point);
     }
-    let devices: Vec<String> = by_device.keys().cloned().collect();
+    let devices: Vec<String> = by_device.keys().map(|d| d.to_string()).collect();
     let metas: Vec<DeviceMeta> = kv
         .metas(&devices)
         .await?
@@ -277,6 +277,7 @@ pub async fn plan_write<K: Kv>(
     let mut report = WriteReport::default();
     let mut deltas: Vec<(String, String, Resolution, Millis, Bucket)> = Vec::new();
     for ((device, points), mut meta) in by_device.into_iter().zip(metas) {
+        let device = device.to_string();
         let mut reopen = |r: Option<ChunkRef>| {
             let key = r?.key(&device);
             let chunk = open_chunks.remove(&key)?;
@@ -292,19 +293,35 @@ pub async fn plan_write<K: Kv>(
         let mut device_deltas = Deltas::default();
         // Delta property indexes, stable while `meta.properties` grows.
         let mut names: Vec<String> = Vec::new();
-        for mut point in points {
-            point.values.retain(|(name, _)| {
+        for point in points {
+            let mut refused = 0;
+            for (name, _) in &point.values {
                 if meta.properties.binary_search(name).is_ok() {
-                    return true;
+                    continue;
                 }
                 if meta.properties.len() >= MAX_DEVICE_PROPERTIES {
-                    report.skipped.bad_names += 1;
-                    return false;
+                    refused += 1;
+                    continue;
                 }
                 let at = meta.properties.partition_point(|p| p < name);
                 meta.properties.insert(at, name.clone());
-                true
-            });
+            }
+            let trimmed;
+            let point = if refused == 0 {
+                point
+            } else {
+                report.skipped.bad_names += refused;
+                trimmed = Point {
+                    time: point.time,
+                    values: point
+                        .values
+                        .iter()
+                        .filter(|(n, _)| meta.properties.binary_search(n).is_ok())
+                        .cloned()
+                        .collect(),
+                };
+                &trimmed
+            };
             if point.values.is_empty() {
                 report.skipped.empty_records += 1;
                 continue;
@@ -325,9 +342,9 @@ pub async fn plan_write<K: Kv>(
                 .is_some_and(|s| point.time < s);
             let open = if is_late { &mut late } else { &mut head };
             match open {
-                Some(o) if o.fits(cfg, point.time) => o.chunk.insert(&point),
+                Some(o) if o.fits(cfg, point.time) => o.chunk.insert(point),
                 _ => {
-                    let fresh = Open::new(&mut meta, &point);
+                    let fresh = Open::new(&mut meta, point);
                     if let Some(full) = open.replace(fresh) {
                         sealed.push(full);
                     }

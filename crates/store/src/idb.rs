@@ -16,7 +16,7 @@
 use std::cell::RefCell;
 
 use futures_util::future::join_all;
-use js_sys::{Array, Reflect, Uint8Array};
+use js_sys::{Array, Uint8Array};
 use rexie::{KeyRange, ObjectStore, Rexie, Store, Transaction, TransactionMode};
 use twinkit_core::Millis;
 use wasm_bindgen::{JsCast, JsValue};
@@ -327,34 +327,15 @@ pub async fn apply(tx: &Transaction, ws: WriteSet) -> Result<(), StoreError> {
 async fn finish(tx: Transaction) -> Result<(), StoreError> {
     match tx.done().await.map_err(backend)? {
         rexie::TransactionResult::Committed => Ok(()),
-        // Rexie does not expose the transaction's error; IndexedDB aborts a
-        // transaction that would exceed the quota at commit, so an abort
-        // here is checked against the origin's quota.
-        rexie::TransactionResult::Aborted => Err(if near_quota().await {
-            StoreError::QuotaExceeded("the transaction was aborted".into())
-        } else {
-            StoreError::Backend("the transaction was aborted".into())
-        }),
+        // Every request succeeded (a failed one is an error above) and this
+        // code never aborts, so the browser aborted the transaction at
+        // commit: IndexedDB does that when the origin's quota would be
+        // exceeded. (Rexie does not expose `transaction.error`, and
+        // `navigator.storage.estimate()` does not show quota overrides.)
+        rexie::TransactionResult::Aborted => Err(StoreError::QuotaExceeded(
+            "the browser aborted the transaction at commit".into(),
+        )),
     }
-}
-
-/// Whether `navigator.storage.estimate()` shows the origin within 1 MiB or
-/// 2 % of its quota.
-async fn near_quota() -> bool {
-    let estimate = async {
-        let navigator = Reflect::get(&js_sys::global(), &"navigator".into()).ok()?;
-        let storage = Reflect::get(&navigator, &"storage".into()).ok()?;
-        let f: js_sys::Function = Reflect::get(&storage, &"estimate".into())
-            .ok()?
-            .dyn_into()
-            .ok()?;
-        let promise: js_sys::Promise = f.call0(&storage).ok()?.dyn_into().ok()?;
-        let e = wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
-        let usage = Reflect::get(&e, &"usage".into()).ok()?.as_f64()?;
-        let quota = Reflect::get(&e, &"quota".into()).ok()?.as_f64()?;
-        Some(quota - usage < (1024.0 * 1024.0f64).max(quota * 0.02))
-    };
-    estimate.await.unwrap_or(false)
 }
 
 fn builder(name: &str, version: Option<u32>) -> rexie::RexieBuilder {
@@ -489,7 +470,7 @@ impl Database {
     pub async fn write(
         &self,
         cfg: &Config,
-        batch: Vec<(String, Point)>,
+        batch: &[(String, Point)],
     ) -> Result<WriteReport, StoreError> {
         let tx = self.transaction(TransactionMode::ReadWrite).await?;
         let (ws, report) = engine::plan_write(&IdbKv { tx: &tx }, cfg, batch).await?;

@@ -18,7 +18,7 @@
 //!   memory;
 //! - [`csv`]: RFC 4180 export.
 //!
-//! On `wasm32`, `idb` runs the engine over IndexedDB with rexie.
+//! With the `idb` feature, `idb` runs the engine over IndexedDB with rexie.
 //!
 //! ```
 //! use twinkit_core::TelemetryValue;
@@ -31,7 +31,7 @@
 //! let points = (0..120u64).map(|i| {
 //!     ("pump-1".to_string(), Point { time: i * 1_000, values: vec![("rpm".into(), TelemetryValue::Number(i as f64))] })
 //! });
-//! let (writes, report) = pollster::block_on(engine::plan_write(&kv, &cfg, points.collect())).unwrap();
+//! let (writes, report) = pollster::block_on(engine::plan_write(&kv, &cfg, &points.collect::<Vec<_>>())).unwrap();
 //! kv.apply(writes);
 //! assert_eq!(report.stored, 120);
 //! let minutes = pollster::block_on(engine::aggregate(&kv, "pump-1", "rpm", 0, 119_999, Resolution::Minute)).unwrap();
@@ -45,7 +45,7 @@ pub mod chunk;
 pub mod csv;
 pub mod engine;
 pub mod error;
-#[cfg(target_arch = "wasm32")]
+#[cfg(feature = "idb")]
 pub mod idb;
 pub mod keys;
 pub mod point;

@@ -2,7 +2,7 @@
 //! writes as the native model, through rexie; the upgrade from schema
 //! version 1; a `versionchange` from another connection; two connections
 //! writing the same database at once.
-#![cfg(target_arch = "wasm32")]
+#![cfg(all(target_arch = "wasm32", feature = "idb"))]
 #![allow(clippy::unwrap_used)]
 
 use twinkit_core::TelemetryValue;
@@ -49,9 +49,9 @@ async fn writes_queries_and_aggregates_match_the_memory_backend() {
         points("d", 1_000, 1_000, 0),
         points("d", 500, 3_000, 200_000),
     ] {
-        let report = db.write(&cfg, batch.clone()).await.unwrap();
+        let report = db.write(&cfg, &batch).await.unwrap();
         assert_eq!(report.stored as usize, batch.len());
-        let (ws, _) = engine::plan_write(&mem, &cfg, batch).await.unwrap();
+        let (ws, _) = engine::plan_write(&mem, &cfg, &batch).await.unwrap();
         mem.apply(ws);
     }
     let got = db.query("d", 0, u64::MAX >> 12, None).await.unwrap();
@@ -116,7 +116,7 @@ async fn a_version_1_database_is_upgraded_and_its_rollups_rebuilt() {
         chunk_points: 64,
         ..Config::default()
     };
-    let (ws, _) = engine::plan_write(&mem, &cfg, points("pump", 700, 10_000, 0))
+    let (ws, _) = engine::plan_write(&mem, &cfg, &points("pump", 700, 10_000, 0))
         .await
         .unwrap();
     mem.apply(ws);
@@ -145,7 +145,7 @@ async fn a_version_1_database_is_upgraded_and_its_rollups_rebuilt() {
         );
     }
     // Writes continue where version 1 left off.
-    db.write(&cfg, points("pump", 10, 1_000, 7_000_000))
+    db.write(&cfg, &points("pump", 10, 1_000, 7_000_000))
         .await
         .unwrap();
     assert_eq!(
@@ -174,7 +174,7 @@ async fn a_versionchange_from_another_connection_closes_and_reopens() {
     let name = "twinkit-test-versionchange";
     let db = fresh(name).await;
     let cfg = Config::default();
-    db.write(&cfg, points("d", 10, 1_000, 0)).await.unwrap();
+    db.write(&cfg, &points("d", 10, 1_000, 0)).await.unwrap();
     // Another tab's newer build upgrades the database: ours is closed...
     let other = rexie::Rexie::builder(name)
         .version(3)
@@ -187,7 +187,7 @@ async fn a_versionchange_from_another_connection_closes_and_reopens() {
         .unwrap();
     other.close();
     // ...and reopens on its next operation, with nothing lost.
-    db.write(&cfg, points("d", 10, 1_000, 50_000))
+    db.write(&cfg, &points("d", 10, 1_000, 50_000))
         .await
         .unwrap();
     assert_eq!(
@@ -206,11 +206,24 @@ async fn two_connections_writing_at_once_lose_nothing() {
         chunk_points: 50,
         ..Config::default()
     };
-    let mut writes = Vec::new();
-    for i in 0..10u64 {
-        writes.push(a.write(&cfg, points("d", 30, 1_000, i * 100_000)));
-        writes.push(b.write(&cfg, points("d", 30, 1_000, i * 100_000 + 40_000)));
-    }
+    let batches: Vec<(bool, Vec<(String, Point)>)> = (0..10u64)
+        .flat_map(|i| {
+            [
+                (true, points("d", 30, 1_000, i * 100_000)),
+                (false, points("d", 30, 1_000, i * 100_000 + 40_000)),
+            ]
+        })
+        .collect();
+    let writes: Vec<_> = batches
+        .iter()
+        .map(|(first, batch)| {
+            if *first {
+                a.write(&cfg, batch)
+            } else {
+                b.write(&cfg, batch)
+            }
+        })
+        .collect();
     for r in futures_util::future::join_all(writes).await {
         r.unwrap();
     }

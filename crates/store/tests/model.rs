@@ -176,7 +176,7 @@ fn run(ops: Vec<Op>, chunk_points: usize) -> Result<(), TestCaseError> {
                     }
                 }
                 prop_assert_eq!(skipped.total(), expected_skips as u64);
-                let (ws, report) = block_on(engine::plan_write(&kv, &cfg, batch.clone())).unwrap();
+                let (ws, report) = block_on(engine::plan_write(&kv, &cfg, &batch)).unwrap();
                 prop_assert_eq!(report.stored as usize, batch.len());
                 kv.apply(ws);
                 model.points.extend(batch);
@@ -289,7 +289,7 @@ fn a_partial_window_aggregate_covers_whole_buckets() {
             )
         })
         .collect();
-    let (ws, _) = block_on(engine::plan_write(&kv, &cfg, batch)).unwrap();
+    let (ws, _) = block_on(engine::plan_write(&kv, &cfg, &batch)).unwrap();
     kv.apply(ws);
     let got = block_on(engine::aggregate(
         &kv,
@@ -315,7 +315,7 @@ fn corrupt_chunks_are_errors_not_panics() {
     let (ws, _) = block_on(engine::plan_write(
         &kv,
         &cfg,
-        vec![(
+        &[(
             "d".into(),
             Point {
                 time: 5,
@@ -349,7 +349,7 @@ fn rebuild_from_chunks_gives_the_same_rollups() {
             )
         })
         .collect();
-    let (ws, _) = block_on(engine::plan_write(&kv, &cfg, batch)).unwrap();
+    let (ws, _) = block_on(engine::plan_write(&kv, &cfg, &batch)).unwrap();
     kv.apply(ws);
     let before = block_on(engine::aggregate(
         &kv,

@@ -2,7 +2,8 @@
 //!
 //! The npm package `twinkit`: thin wasm-bindgen classes over
 //! `twinkit-core` with the JavaScript API of the reference
-//! (`DigitalTwin`, `FleetManager`, `PredictiveMaintenance`).
+//! (`DigitalTwin`, `FleetManager`, `PredictiveMaintenance`,
+//! `TimeSeriesStore`).
 //!
 //! Values cross the boundary as plain objects: inputs are checked (finite
 //! numbers, plain objects and arrays, bounded size, no `__proto__`,
@@ -15,10 +16,12 @@
 mod convert;
 mod fleet;
 mod prediction;
+mod store;
 mod twin;
 
 pub use fleet::FleetManager;
 pub use prediction::PredictiveMaintenance;
+pub use store::TimeSeriesStore;
 pub use twin::DigitalTwin;
 
 use wasm_bindgen::prelude::*;

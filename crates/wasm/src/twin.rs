@@ -61,6 +61,8 @@ impl TwinCell {
     ) -> Result<Rc<Self>, JsValue> {
         let config =
             DeviceConfig::from_value(from_js(&config, "config")?).map_err(|e| config_error(&e))?;
+        // TimeSeriesStore: the `store` option is not a core option.
+        let (options, store) = crate::store::take_store_option(options)?;
         let options = match options {
             None => TwinOptions::default(),
             Some(options) => TwinOptions::from_value(from_js(&options, "options")?)
@@ -68,7 +70,7 @@ impl TwinCell {
         };
         let core = twinkit_core::DigitalTwin::with_options(config, options)
             .map_err(|e| config_error(&e))?;
-        Ok(Rc::new(Self {
+        let cell = Rc::new(Self {
             core: RefCell::new(core),
             queue: Rc::default(),
             handlers: RefCell::default(),
@@ -80,7 +82,18 @@ impl TwinCell {
             timer: OnceCell::new(),
             timer_at: Cell::new(None),
             timer_id: Cell::new(None),
-        }))
+        });
+        // TimeSeriesStore: persist this twin's telemetry.
+        if let Some(store) = store {
+            crate::store::persist(&store, &cell);
+        }
+        Ok(cell)
+    }
+
+    /// Adds a JavaScript listener for one event type (TimeSeriesStore's
+    /// `store` option); returns its id.
+    pub(crate) fn subscribe(&self, event: EventType, listener: Function) -> u32 {
+        self.add_listener(Some(event), Listener::Js(listener))
     }
 
     pub(crate) fn id(&self) -> String {
