@@ -123,7 +123,12 @@ impl Chunk {
         self.times.last().copied()
     }
 
-    fn column_mut(&mut self, name: &str) -> &mut Column {
+    fn column_mut(&mut self, name: &str, hint: usize) -> &mut Column {
+        // Points of one device mostly carry the same properties, so value i
+        // usually lands in column i.
+        if self.columns.get(hint).is_some_and(|c| c.name == name) {
+            return &mut self.columns[hint];
+        }
         let i = match self.columns.binary_search_by(|c| c.name.as_str().cmp(name)) {
             Ok(i) => i,
             Err(i) => {
@@ -151,8 +156,8 @@ impl Chunk {
                 other.0 += 1;
             }
         }
-        for (name, value) in &point.values {
-            let column = self.column_mut(name);
+        for (hint, (name, value)) in point.values.iter().enumerate() {
+            let column = self.column_mut(name, hint);
             match value {
                 TelemetryValue::Number(n) => column.numbers[row] = *n,
                 other => {

@@ -207,17 +207,20 @@ impl Open {
 #[derive(Default)]
 struct Deltas {
     filed: BTreeMap<(usize, Resolution, Millis), Bucket>,
-    current: BTreeMap<(usize, Resolution), (Millis, Bucket)>,
+    /// The current bucket of each (property, resolution), at
+    /// `property * 3 + resolution index`.
+    current: Vec<Option<(Millis, Bucket)>>,
 }
 
 impl Deltas {
     fn add(&mut self, property: usize, t: Millis, value: &TelemetryValue) {
-        for r in Resolution::ALL {
+        for (i, r) in Resolution::ALL.into_iter().enumerate() {
             let start = r.bucket_start(t);
-            let slot = self
-                .current
-                .entry((property, r))
-                .or_insert((start, Bucket::default()));
+            let at = property * 3 + i;
+            if self.current.len() <= at {
+                self.current.resize(at + 1, None);
+            }
+            let slot = self.current[at].get_or_insert((start, Bucket::default()));
             if slot.0 != start {
                 let (old_start, old) = std::mem::replace(slot, (start, Bucket::default()));
                 self.filed
@@ -233,8 +236,11 @@ impl Deltas {
     }
 
     fn finish(mut self) -> BTreeMap<(usize, Resolution, Millis), Bucket> {
-        for ((p, r), (start, b)) in self.current {
-            self.filed.entry((p, r, start)).or_default().merge(&b);
+        for (at, current) in self.current.into_iter().enumerate() {
+            if let Some((start, b)) = current {
+                let r = Resolution::ALL[at % 3];
+                self.filed.entry((at / 3, r, start)).or_default().merge(&b);
+            }
         }
         self.filed
     }
@@ -295,7 +301,15 @@ pub async fn plan_write<K: Kv>(
         let mut names: Vec<String> = Vec::new();
         for point in points {
             let mut refused = 0;
-            for (name, _) in &point.values {
+            // The same property set as the device's is the common case: one
+            // comparison per value.
+            let same_set = point.values.len() == meta.properties.len()
+                && point
+                    .values
+                    .iter()
+                    .zip(&meta.properties)
+                    .all(|(v, p)| &v.0 == p);
+            for (name, _) in point.values.iter().filter(|_| !same_set) {
                 if meta.properties.binary_search(name).is_ok() {
                     continue;
                 }
@@ -326,8 +340,13 @@ pub async fn plan_write<K: Kv>(
                 report.skipped.empty_records += 1;
                 continue;
             }
-            for (name, value) in &point.values {
-                let index = match names.iter().position(|n| n == name) {
+            for (hint, (name, value)) in point.values.iter().enumerate() {
+                let found = if names.get(hint) == Some(name) {
+                    Some(hint)
+                } else {
+                    names.iter().position(|n| n == name)
+                };
+                let index = match found {
                     Some(i) => i,
                     None => {
                         names.push(name.clone());

@@ -27,7 +27,7 @@ use twinkit_core::{EventType, Millis, TelemetryValue};
 use twinkit_store::chunk::Chunk;
 use twinkit_store::engine::Config;
 use twinkit_store::idb::Database;
-use twinkit_store::point::{self, valid_name, Point, RawRecord, RawValue, Skipped};
+use twinkit_store::point::{valid_name, Interned, Point, RawValue, Skipped};
 use twinkit_store::rollup::{Aggregate, Resolution};
 use twinkit_store::{StoreError, MAX_SAFE_INTEGER};
 use wasm_bindgen::prelude::*;
@@ -615,34 +615,23 @@ fn parse(columns: &Array) -> Result<(Vec<(String, Point)>, Skipped), JsValue> {
     let texts: Array = get(8).into();
     let mut skipped = Skipped::default();
     let mut points = Vec::with_capacity(dev.len());
+    let checker = Interned::new(&devices, &names);
     for (i, &d) in dev.iter().enumerate() {
-        let device_id = usize::try_from(d)
-            .ok()
-            .and_then(|d| devices.get(d))
-            .cloned()
-            .unwrap_or_default();
         let range = starts[i] as usize..starts[i + 1] as usize;
-        let values = range
-            .map(|k| {
-                let value = match kind[k] {
-                    0 => RawValue::Number(num[k]),
-                    1 => RawValue::Bool(false),
-                    2 => RawValue::Bool(true),
-                    3 => texts
-                        .get(num[k] as u32)
-                        .as_string()
-                        .map_or(RawValue::Unsupported, RawValue::Text),
-                    _ => RawValue::Unsupported,
-                };
-                (names[name_of[k] as usize].clone(), value)
-            })
-            .collect();
-        let raw = RawRecord {
-            device_id,
-            timestamp: times[i],
-            values,
-        };
-        if let Some(p) = point::check(raw, &mut skipped) {
+        let values = range.map(|k| {
+            let value = match kind[k] {
+                0 => RawValue::Number(num[k]),
+                1 => RawValue::Bool(false),
+                2 => RawValue::Bool(true),
+                3 => texts
+                    .get(num[k] as u32)
+                    .as_string()
+                    .map_or(RawValue::Unsupported, RawValue::Text),
+                _ => RawValue::Unsupported,
+            };
+            (name_of[k] as usize, value)
+        });
+        if let Some(p) = checker.record(usize::try_from(d).ok(), times[i], values, &mut skipped) {
             points.push(p);
         }
     }
