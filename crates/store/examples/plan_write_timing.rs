@@ -1,11 +1,17 @@
 //! Times the pure write path natively on 100,000 points (10 devices, 2
 //! properties): input checks, then planning the write.
 #![allow(clippy::unwrap_used, missing_docs)]
-use std::time::Instant;
-use twinkit_store::engine::{self, Config, MemoryKv};
-use twinkit_store::point::{check, RawRecord, RawValue, Skipped};
 
+// pollster is a native dev-dependency only.
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
 fn main() {
+    use std::time::Instant;
+    use twinkit_store::engine::{self, Config, MemoryKv};
+    use twinkit_store::point::{check, RawRecord, RawValue, Skipped};
+
     let t = Instant::now();
     let mut skipped = Skipped::default();
     let batch: Vec<_> = (0..100_000u64)

@@ -27,7 +27,7 @@ use twinkit_core::{Millis, TelemetryValue};
 
 use crate::bytes::{Reader, Writer, MAX_SAFE_INTEGER};
 use crate::error::DecodeError;
-use crate::point::{Point, MAX_NAME_BYTES, MAX_TEXT_BYTES};
+use crate::point::{same_name, Name, Point, MAX_NAME_BYTES, MAX_TEXT_BYTES};
 
 const MAGIC: &[u8; 3] = b"TKc";
 /// The chunk format version this build writes.
@@ -44,7 +44,7 @@ const OTHER: u8 = 2;
 #[derive(Debug, Clone)]
 pub struct Column {
     /// The property name.
-    pub name: String,
+    pub name: Name,
     /// One slot per row: the number, or NaN where the row has no number
     /// (NaN is never stored as a value, so it can mark absence).
     pub numbers: Vec<f64>,
@@ -67,9 +67,9 @@ impl PartialEq for Column {
 }
 
 impl Column {
-    fn new(name: &str, rows: usize) -> Self {
+    fn new(name: Name, rows: usize) -> Self {
         Self {
-            name: name.to_string(),
+            name,
             numbers: vec![f64::NAN; rows],
             others: Vec::new(),
         }
@@ -123,16 +123,21 @@ impl Chunk {
         self.times.last().copied()
     }
 
-    fn column_mut(&mut self, name: &str, hint: usize) -> &mut Column {
+    fn column_mut(&mut self, name: &Name, hint: usize) -> &mut Column {
         // Points of one device mostly carry the same properties, so value i
         // usually lands in column i.
-        if self.columns.get(hint).is_some_and(|c| c.name == name) {
+        if self
+            .columns
+            .get(hint)
+            .is_some_and(|c| same_name(&c.name, name))
+        {
             return &mut self.columns[hint];
         }
-        let i = match self.columns.binary_search_by(|c| c.name.as_str().cmp(name)) {
+        let i = match self.columns.binary_search_by(|c| c.name.cmp(name)) {
             Ok(i) => i,
             Err(i) => {
-                self.columns.insert(i, Column::new(name, self.times.len()));
+                self.columns
+                    .insert(i, Column::new(name.clone(), self.times.len()));
                 i
             }
         };
@@ -299,14 +304,14 @@ impl Chunk {
         let mut columns: Vec<Column> = Vec::with_capacity(p.min(r.remaining()));
         for _ in 0..p {
             let name = r.str(MAX_NAME_BYTES)?;
-            if columns.last().is_some_and(|c| c.name.as_str() >= name) {
+            if columns.last().is_some_and(|c| &*c.name >= name) {
                 return Err(DecodeError::Invalid("properties not sorted and unique"));
             }
             let flags = r.u8()?;
             if flags == 0 || flags & !(NUMERIC | OTHER) != 0 {
                 return Err(DecodeError::Invalid("bad column flags"));
             }
-            let mut column = Column::new(name, n);
+            let mut column = Column::new(name.into(), n);
             if flags & NUMERIC != 0 {
                 let bitmap = r.take(n.div_ceil(8))?;
                 for row in 0..n {
@@ -401,13 +406,16 @@ pub fn merge(chunks: &[Chunk], start: Millis, end: Millis) -> Chunk {
     };
     let mut names: Vec<&str> = chunks
         .iter()
-        .flat_map(|c| c.columns.iter().map(|col| col.name.as_str()))
+        .flat_map(|c| c.columns.iter().map(|col| &*col.name))
         .collect();
     names.sort_unstable();
     names.dedup();
     let mut out = Chunk {
         times: order.iter().map(|&(i, row)| chunks[i].times[row]).collect(),
-        columns: names.iter().map(|n| Column::new(n, order.len())).collect(),
+        columns: names
+            .iter()
+            .map(|n| Column::new((*n).into(), order.len()))
+            .collect(),
     };
     // Where each row of each chunk lands in the output (u32::MAX: outside).
     let mut out_row: Vec<Vec<u32>> = chunks.iter().map(|c| vec![u32::MAX; c.len()]).collect();
@@ -416,7 +424,7 @@ pub fn merge(chunks: &[Chunk], start: Millis, end: Millis) -> Chunk {
     }
     for (ci, chunk) in chunks.iter().enumerate() {
         for column in &chunk.columns {
-            let Ok(k) = names.binary_search(&column.name.as_str()) else {
+            let Ok(k) = names.binary_search(&&*column.name) else {
                 continue;
             };
             let target = &mut out.columns[k];
@@ -448,9 +456,9 @@ mod tests {
     use proptest::prelude::*;
 
     fn point(time: Millis, values: &[(&str, TelemetryValue)]) -> Point {
-        let mut values: Vec<(String, TelemetryValue)> = values
+        let mut values: Vec<(Name, TelemetryValue)> = values
             .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
+            .map(|(k, v)| ((*k).into(), v.clone()))
             .collect();
         values.sort_by(|a, b| a.0.cmp(&b.0));
         Point { time, values }
@@ -547,7 +555,7 @@ mod tests {
             )
                 .prop_map(|(time, m)| Point {
                     time,
-                    values: m.into_iter().collect(),
+                    values: m.into_iter().map(|(k, v)| (k.into(), v)).collect(),
                 }),
             0..60,
         )

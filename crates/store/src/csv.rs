@@ -14,11 +14,11 @@ use crate::chunk::Chunk;
 pub fn export(series: &Chunk, properties: Option<&[String]>) -> String {
     let names: Vec<&str> = match properties {
         Some(p) => p.iter().map(String::as_str).collect(),
-        None => series.columns.iter().map(|c| c.name.as_str()).collect(),
+        None => series.columns.iter().map(|c| &*c.name).collect(),
     };
     let columns: Vec<Option<&crate::chunk::Column>> = names
         .iter()
-        .map(|n| series.columns.iter().find(|c| c.name == *n))
+        .map(|n| series.columns.iter().find(|c| &*c.name == *n))
         .collect();
     let mut out = String::with_capacity(16 + series.len() * (14 + 12 * names.len()));
     out.push_str("timestamp");

@@ -14,6 +14,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 
 use twinkit_core::{Millis, TelemetryValue};
 
@@ -21,7 +22,7 @@ use crate::bytes::MAX_SAFE_INTEGER;
 use crate::chunk::{merge, Chunk};
 use crate::error::StoreError;
 use crate::keys::{ChunkKey, ChunkRef, DeviceMeta, PageKey, MAX_DEVICE_PROPERTIES};
-use crate::point::{Point, Skipped};
+use crate::point::{same_name, Name, Point, Skipped};
 use crate::rollup::{Aggregate, Bucket, Page, Resolution};
 
 /// Reads of one backend transaction.
@@ -253,13 +254,26 @@ impl Deltas {
 pub async fn plan_write<K: Kv>(
     kv: &K,
     cfg: &Config,
-    batch: &[(String, Point)],
+    batch: &[(Name, Point)],
 ) -> Result<(WriteSet, WriteReport), StoreError> {
-    let mut by_device: BTreeMap<&str, Vec<&Point>> = BTreeMap::new();
+    // Group by device; a batch's records share a few device names, so the
+    // last group and a pointer comparison usually find it.
+    let mut groups: Vec<(&Name, Vec<&Point>)> = Vec::new();
+    let mut last = 0;
     for (device, point) in batch {
-        by_device.entry(device).or_default().push(point);
+        if !groups.get(last).is_some_and(|g| same_name(g.0, device)) {
+            last = match groups.iter().position(|g| same_name(g.0, device)) {
+                Some(i) => i,
+                None => {
+                    groups.push((device, Vec::new()));
+                    groups.len() - 1
+                }
+            };
+        }
+        groups[last].1.push(point);
     }
-    let devices: Vec<String> = by_device.keys().map(|d| d.to_string()).collect();
+    groups.sort_by(|a, b| a.0.cmp(b.0));
+    let devices: Vec<String> = groups.iter().map(|g| g.0.to_string()).collect();
     let metas: Vec<DeviceMeta> = kv
         .metas(&devices)
         .await?
@@ -282,7 +296,7 @@ pub async fn plan_write<K: Kv>(
     let mut ws = WriteSet::default();
     let mut report = WriteReport::default();
     let mut deltas: Vec<(String, String, Resolution, Millis, Bucket)> = Vec::new();
-    for ((device, points), mut meta) in by_device.into_iter().zip(metas) {
+    for ((device, points), mut meta) in groups.into_iter().zip(metas) {
         let device = device.to_string();
         let mut reopen = |r: Option<ChunkRef>| {
             let key = r?.key(&device);
@@ -298,27 +312,35 @@ pub async fn plan_write<K: Kv>(
         let mut sealed: Vec<Open> = Vec::new();
         let mut device_deltas = Deltas::default();
         // Delta property indexes, stable while `meta.properties` grows.
-        let mut names: Vec<String> = Vec::new();
+        let mut names: Vec<Name> = Vec::new();
+        // The names of the last point that needed no trimming: points of a
+        // device mostly carry the same ones, found by pointer.
+        let mut known: Vec<Name> = Vec::new();
         for point in points {
             let mut refused = 0;
-            // The same property set as the device's is the common case: one
-            // comparison per value.
-            let same_set = point.values.len() == meta.properties.len()
+            let same_as_last = point.values.len() == known.len()
                 && point
                     .values
                     .iter()
-                    .zip(&meta.properties)
-                    .all(|(v, p)| &v.0 == p);
-            for (name, _) in point.values.iter().filter(|_| !same_set) {
-                if meta.properties.binary_search(name).is_ok() {
+                    .zip(&known)
+                    .all(|(v, k)| Rc::ptr_eq(&v.0, k));
+            for (name, _) in point.values.iter().filter(|_| !same_as_last) {
+                if meta
+                    .properties
+                    .binary_search_by(|p| p.as_str().cmp(name))
+                    .is_ok()
+                {
                     continue;
                 }
                 if meta.properties.len() >= MAX_DEVICE_PROPERTIES {
                     refused += 1;
                     continue;
                 }
-                let at = meta.properties.partition_point(|p| p < name);
-                meta.properties.insert(at, name.clone());
+                let at = meta.properties.partition_point(|p| p.as_str() < &**name);
+                meta.properties.insert(at, name.to_string());
+            }
+            if refused == 0 && !same_as_last {
+                known = point.values.iter().map(|v| v.0.clone()).collect();
             }
             let trimmed;
             let point = if refused == 0 {
@@ -330,7 +352,11 @@ pub async fn plan_write<K: Kv>(
                     values: point
                         .values
                         .iter()
-                        .filter(|(n, _)| meta.properties.binary_search(n).is_ok())
+                        .filter(|(n, _)| {
+                            meta.properties
+                                .binary_search_by(|p| p.as_str().cmp(n))
+                                .is_ok()
+                        })
                         .cloned()
                         .collect(),
                 };
@@ -341,10 +367,10 @@ pub async fn plan_write<K: Kv>(
                 continue;
             }
             for (hint, (name, value)) in point.values.iter().enumerate() {
-                let found = if names.get(hint) == Some(name) {
+                let found = if names.get(hint).is_some_and(|n| same_name(n, name)) {
                     Some(hint)
                 } else {
-                    names.iter().position(|n| n == name)
+                    names.iter().position(|n| same_name(n, name))
                 };
                 let index = match found {
                     Some(i) => i,
@@ -378,7 +404,7 @@ pub async fn plan_write<K: Kv>(
         meta.head = head.and_then(|o| o.write(&device, &mut ws));
         meta.late = late.and_then(|o| o.write(&device, &mut ws));
         for ((p, r, start), b) in device_deltas.finish() {
-            deltas.push((device.clone(), names[p].clone(), r, start, b));
+            deltas.push((device.clone(), names[p].to_string(), r, start, b));
         }
         report.points.insert(device.clone(), meta.points);
         ws.meta_puts.push((device, meta.encode()));
@@ -575,7 +601,7 @@ pub async fn plan_delete<K: Kv>(
 fn raw_bucket(chunks: &[Chunk], property: &str, start: Millis, end: Millis) -> Bucket {
     let mut b = Bucket::default();
     for chunk in chunks {
-        let Some(column) = chunk.columns.iter().find(|c| c.name == property) else {
+        let Some(column) = chunk.columns.iter().find(|c| &*c.name == property) else {
             continue;
         };
         let rows = chunk.rows_within(start, end);
@@ -691,7 +717,7 @@ pub async fn query<K: Kv>(
     }
     if let Some(property) = property {
         for c in &mut chunks {
-            c.columns.retain(|col| col.name == property);
+            c.columns.retain(|col| &*col.name == property);
             let column = c.columns.first().cloned();
             let has = |row: usize| column.as_ref().is_some_and(|col| col.value(row).is_some());
             let keep: Vec<bool> = (0..c.len()).map(has).collect();
@@ -762,7 +788,7 @@ pub async fn aggregate_raw<K: Kv>(
 /// Buckets of one property of a time-sorted series.
 pub fn buckets_of(series: &Chunk, property: &str, r: Resolution) -> Vec<Aggregate> {
     let mut out: Vec<Aggregate> = Vec::new();
-    let Some(column) = series.columns.iter().find(|c| c.name == property) else {
+    let Some(column) = series.columns.iter().find(|c| &*c.name == property) else {
         return out;
     };
     for (row, &t) in series.times.iter().enumerate() {
@@ -816,10 +842,10 @@ pub async fn plan_rebuild<K: Kv>(kv: &K, device: &str) -> Result<WriteSet, Store
             let chunk = decode_chunk(&bytes)?;
             meta.points += chunk.len() as u64;
             for column in &chunk.columns {
-                let p = match properties.iter().position(|p| p == &column.name) {
+                let p = match properties.iter().position(|p| **p == *column.name) {
                     Some(p) => p,
                     None => {
-                        properties.push(column.name.clone());
+                        properties.push(column.name.to_string());
                         properties.len() - 1
                     }
                 };

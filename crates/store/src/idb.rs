@@ -25,7 +25,7 @@ use crate::chunk::Chunk;
 use crate::engine::{self, Config, Kv, WriteReport, WriteSet};
 use crate::error::StoreError;
 use crate::keys::{ChunkKey, PageKey};
-use crate::point::Point;
+use crate::point::{Name, Point};
 use crate::rollup::{Aggregate, Resolution};
 
 /// The schema version this build creates and reads.
@@ -470,7 +470,7 @@ impl Database {
     pub async fn write(
         &self,
         cfg: &Config,
-        batch: &[(String, Point)],
+        batch: &[(Name, Point)],
     ) -> Result<WriteReport, StoreError> {
         let tx = self.transaction(TransactionMode::ReadWrite).await?;
         let (ws, report) = engine::plan_write(&IdbKv { tx: &tx }, cfg, batch).await?;

@@ -29,7 +29,7 @@
 //! let kv = MemoryKv::default();
 //! let cfg = Config::default();
 //! let points = (0..120u64).map(|i| {
-//!     ("pump-1".to_string(), Point { time: i * 1_000, values: vec![("rpm".into(), TelemetryValue::Number(i as f64))] })
+//!     ("pump-1".into(), Point { time: i * 1_000, values: vec![("rpm".into(), TelemetryValue::Number(i as f64))] })
 //! });
 //! let (writes, report) = pollster::block_on(engine::plan_write(&kv, &cfg, &points.collect::<Vec<_>>())).unwrap();
 //! kv.apply(writes);

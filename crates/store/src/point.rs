@@ -3,6 +3,8 @@
 //! hostile property names) into them. Whatever is refused is counted, never
 //! stored and never an error for the rest of the input.
 
+use std::rc::Rc;
+
 use twinkit_core::limits::RESERVED_KEYS;
 use twinkit_core::{Millis, TelemetryValue};
 
@@ -15,6 +17,16 @@ pub const MAX_TEXT_BYTES: usize = 64 * 1024;
 /// Most values kept from one record.
 pub const MAX_VALUES_PER_RECORD: usize = 256;
 
+/// A device id or property name. Shared, so the many points of a batch
+/// carry the same few names without copying them, and comparisons can
+/// start with the pointer.
+pub type Name = Rc<str>;
+
+/// Whether two names are equal, trying the pointer first.
+pub fn same_name(a: &Name, b: &Name) -> bool {
+    Rc::ptr_eq(a, b) || a == b
+}
+
 /// The values of one device measured at one instant, sorted by property
 /// name, each name once.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,7 +34,7 @@ pub struct Point {
     /// Milliseconds since the Unix epoch.
     pub time: Millis,
     /// Property name and value, sorted by name.
-    pub values: Vec<(String, TelemetryValue)>,
+    pub values: Vec<(Name, TelemetryValue)>,
 }
 
 /// A value as it arrives, before checks.
@@ -107,7 +119,7 @@ pub fn timestamp(t: f64) -> Option<Millis> {
 
 /// Checks a raw record; `None` (and a count in `skipped`) when nothing of it
 /// can be stored.
-pub fn check(raw: RawRecord, skipped: &mut Skipped) -> Option<(String, Point)> {
+pub fn check(raw: RawRecord, skipped: &mut Skipped) -> Option<(Name, Point)> {
     if !valid_name(&raw.device_id) {
         skipped.bad_devices += 1;
         return None;
@@ -116,7 +128,7 @@ pub fn check(raw: RawRecord, skipped: &mut Skipped) -> Option<(String, Point)> {
         skipped.bad_timestamps += 1;
         return None;
     };
-    let mut values: Vec<(String, TelemetryValue)> = Vec::with_capacity(raw.values.len());
+    let mut values: Vec<(Name, TelemetryValue)> = Vec::with_capacity(raw.values.len());
     for (name, value) in raw.values {
         if !valid_name(&name) || values.len() >= MAX_VALUES_PER_RECORD {
             skipped.bad_names += 1;
@@ -135,7 +147,7 @@ pub fn check(raw: RawRecord, skipped: &mut Skipped) -> Option<(String, Point)> {
                 continue;
             }
         };
-        values.push((name, value));
+        values.push((name.into(), value));
     }
     if values.is_empty() {
         skipped.empty_records += 1;
@@ -145,7 +157,7 @@ pub fn check(raw: RawRecord, skipped: &mut Skipped) -> Option<(String, Point)> {
     values.reverse();
     values.sort_by(|a, b| a.0.cmp(&b.0));
     values.dedup_by(|a, b| a.0 == b.0);
-    Some((raw.device_id, Point { time, values }))
+    Some((raw.device_id.into(), Point { time, values }))
 }
 
 /// Checks records whose device ids and property names come from tables (as
@@ -153,17 +165,17 @@ pub fn check(raw: RawRecord, skipped: &mut Skipped) -> Option<(String, Point)> {
 /// checked once, and values are ordered by a precomputed rank instead of by
 /// comparing strings. Gives exactly what [`check`] gives.
 #[derive(Debug)]
-pub struct Interned<'a> {
-    devices: &'a [String],
-    names: &'a [String],
+pub struct Interned {
+    devices: Vec<Name>,
+    names: Vec<Name>,
     device_ok: Vec<bool>,
     name_ok: Vec<bool>,
     rank: Vec<u32>,
 }
 
-impl<'a> Interned<'a> {
+impl Interned {
     /// Tables of device ids and property names.
-    pub fn new(devices: &'a [String], names: &'a [String]) -> Self {
+    pub fn new(devices: &[String], names: &[String]) -> Self {
         let mut order: Vec<usize> = (0..names.len()).collect();
         order.sort_by(|&a, &b| names[a].cmp(&names[b]));
         let mut rank = vec![0u32; names.len()];
@@ -171,8 +183,8 @@ impl<'a> Interned<'a> {
             rank[i] = r as u32;
         }
         Self {
-            devices,
-            names,
+            devices: devices.iter().map(|d| Name::from(d.as_str())).collect(),
+            names: names.iter().map(|n| Name::from(n.as_str())).collect(),
             device_ok: devices.iter().map(|d| valid_name(d)).collect(),
             name_ok: names.iter().map(|n| valid_name(n)).collect(),
             rank,
@@ -187,7 +199,7 @@ impl<'a> Interned<'a> {
         timestamp: f64,
         values: impl IntoIterator<Item = (usize, RawValue)>,
         skipped: &mut Skipped,
-    ) -> Option<(String, Point)> {
+    ) -> Option<(Name, Point)> {
         let Some(d) = device.filter(|&d| self.device_ok.get(d) == Some(&true)) else {
             skipped.bad_devices += 1;
             return None;

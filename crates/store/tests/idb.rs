@@ -9,25 +9,22 @@ use twinkit_core::TelemetryValue;
 use twinkit_store::engine::{self, Config, MemoryKv};
 use twinkit_store::idb::{create_v1, Database};
 use twinkit_store::keys::ChunkKey;
-use twinkit_store::point::Point;
+use twinkit_store::point::{Name, Point};
 use twinkit_store::rollup::Resolution;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-fn points(device: &str, n: u64, step: u64, offset: u64) -> Vec<(String, Point)> {
+fn points(device: &str, n: u64, step: u64, offset: u64) -> Vec<(Name, Point)> {
     (0..n)
         .map(|i| {
             // Every 7th point arrives late, out of order.
             let t = if i % 7 == 3 { i * step / 2 } else { i * step } + offset;
-            let mut values = vec![(
-                "x".to_string(),
-                TelemetryValue::Number((i % 17) as f64 - 3.5),
-            )];
+            let mut values = vec![("x".into(), TelemetryValue::Number((i % 17) as f64 - 3.5))];
             if i % 5 == 0 {
-                values.push(("y".to_string(), TelemetryValue::String(format!("s{i}"))));
+                values.push(("y".into(), TelemetryValue::String(format!("s{i}"))));
             }
-            (device.to_string(), Point { time: t, values })
+            (device.into(), Point { time: t, values })
         })
         .collect()
 }
@@ -206,7 +203,7 @@ async fn two_connections_writing_at_once_lose_nothing() {
         chunk_points: 50,
         ..Config::default()
     };
-    let batches: Vec<(bool, Vec<(String, Point)>)> = (0..10u64)
+    let batches: Vec<(bool, Vec<(Name, Point)>)> = (0..10u64)
         .flat_map(|i| {
             [
                 (true, points("d", 30, 1_000, i * 100_000)),

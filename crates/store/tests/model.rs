@@ -15,7 +15,7 @@ use pollster::block_on;
 use proptest::prelude::*;
 use twinkit_core::TelemetryValue;
 use twinkit_store::engine::{self, Config, MemoryKv};
-use twinkit_store::point::{check, Point, RawRecord, RawValue, Skipped};
+use twinkit_store::point::{check, Name, Point, RawRecord, RawValue, Skipped};
 use twinkit_store::rollup::{Bucket, Resolution};
 
 const DEVICES: [&str; 2] = ["d0", "d1"];
@@ -82,7 +82,7 @@ fn op() -> impl Strategy<Value = Op> {
 /// The model: every stored point, per device, in storage order.
 #[derive(Default)]
 struct Model {
-    points: Vec<(String, Point)>,
+    points: Vec<(Name, Point)>,
 }
 
 impl Model {
@@ -90,7 +90,7 @@ impl Model {
         let mut v: Vec<&Point> = self
             .points
             .iter()
-            .filter(|(d, _)| d == device)
+            .filter(|(d, _)| &**d == device)
             .map(|(_, p)| p)
             .collect();
         v.sort_by_key(|p| p.time);
@@ -99,7 +99,7 @@ impl Model {
 
     fn delete(&mut self, device: &str, a: u64, b: u64) {
         self.points
-            .retain(|(d, p)| d != device || p.time < a || p.time >= b);
+            .retain(|(d, p)| &**d != device || p.time < a || p.time >= b);
     }
 }
 
@@ -133,7 +133,7 @@ fn model_buckets(points: &[&Point], property: &str, r: Resolution) -> Vec<(u64, 
     let values = points.iter().flat_map(|p| {
         p.values
             .iter()
-            .filter(|(n, _)| n == property)
+            .filter(|(n, _)| &**n == property)
             .map(|(_, v)| (p.time, v))
     });
     twinkit_store::rollup::bucket_points(values, r)
@@ -228,8 +228,12 @@ fn run(ops: Vec<Op>, chunk_points: usize) -> Result<(), TestCaseError> {
                 .iter()
                 .filter(|p| (86_400_000..=88_000_000).contains(&p.time))
                 .filter_map(|p| {
-                    let values: Vec<_> =
-                        p.values.iter().filter(|(n, _)| n == "a").cloned().collect();
+                    let values: Vec<_> = p
+                        .values
+                        .iter()
+                        .filter(|(n, _)| &**n == "a")
+                        .cloned()
+                        .collect();
                     (!values.is_empty()).then_some(Point {
                         time: p.time,
                         values,
@@ -278,7 +282,7 @@ proptest! {
 fn a_partial_window_aggregate_covers_whole_buckets() {
     let kv = MemoryKv::default();
     let cfg = Config::default();
-    let batch: Vec<(String, Point)> = (0..180u64)
+    let batch: Vec<(Name, Point)> = (0..180u64)
         .map(|i| {
             (
                 "d".into(),
@@ -338,7 +342,7 @@ fn rebuild_from_chunks_gives_the_same_rollups() {
         chunk_points: 50,
         ..Config::default()
     };
-    let batch: Vec<(String, Point)> = (0..5_000u64)
+    let batch: Vec<(Name, Point)> = (0..5_000u64)
         .map(|i| {
             (
                 "d".into(),

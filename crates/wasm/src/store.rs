@@ -27,7 +27,7 @@ use twinkit_core::{EventType, Millis, TelemetryValue};
 use twinkit_store::chunk::Chunk;
 use twinkit_store::engine::Config;
 use twinkit_store::idb::Database;
-use twinkit_store::point::{valid_name, Interned, Point, RawValue, Skipped};
+use twinkit_store::point::{valid_name, Interned, Name, Point, RawValue, Skipped};
 use twinkit_store::rollup::{Aggregate, Resolution};
 use twinkit_store::{StoreError, MAX_SAFE_INTEGER};
 use wasm_bindgen::prelude::*;
@@ -274,7 +274,7 @@ pub(crate) struct StoreCell {
     settings: Settings,
     db: RefCell<Option<Rc<Database>>>,
     opening: RefCell<Option<Promise>>,
-    buffer: RefCell<Vec<(String, Point)>>,
+    buffer: RefCell<Vec<(Name, Point)>>,
     waiters: RefCell<Vec<Waiter>>,
     /// The last flush: each flush starts when the one before has ended.
     /// Resolves to `null`, or to the error the flush met.
@@ -458,14 +458,14 @@ impl StoreCell {
         result
     }
 
-    async fn write(self: &Rc<Self>, batch: &[(String, Point)]) -> Result<(), JsValue> {
+    async fn write(self: &Rc<Self>, batch: &[(Name, Point)]) -> Result<(), JsValue> {
         if batch.is_empty() {
             return Ok(());
         }
         let db = self.database().await?;
         let cfg = &self.settings.cfg;
         let devices: Vec<String> = {
-            let mut d: Vec<String> = batch.iter().map(|(d, _)| d.clone()).collect();
+            let mut d: Vec<String> = batch.iter().map(|(d, _)| d.to_string()).collect();
             d.sort();
             d.dedup();
             d
@@ -596,7 +596,7 @@ fn call_method(
 }
 
 /// Points from `columnize`'s output, checked one by one.
-fn parse(columns: &Array) -> Result<(Vec<(String, Point)>, Skipped), JsValue> {
+fn parse(columns: &Array) -> Result<(Vec<(Name, Point)>, Skipped), JsValue> {
     let get = |i: u32| columns.get(i);
     let strings = |v: JsValue| -> Vec<String> {
         Array::from(&v)
@@ -645,7 +645,7 @@ fn series_to_js(device: &str, series: &Chunk) -> JsValue {
     let columns = Array::new();
     let (mut rows, mut cols, values) = (Vec::new(), Vec::new(), Array::new());
     for (c, column) in series.columns.iter().enumerate() {
-        names.push(&column.name.as_str().into());
+        names.push(&JsValue::from_str(&column.name));
         columns.push(&Float64Array::from(&column.numbers[..]));
         for (row, v) in &column.others {
             rows.push(*row);
@@ -1052,7 +1052,7 @@ impl TimeSeriesStore {
                 let values: BTreeMap<String, Value> = p
                     .values
                     .iter()
-                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .map(|(k, v)| (k.to_string(), v.to_json()))
                     .collect();
                 match twin.mutate(|t, now| t.ingest_record(&device, p.time, values, now)) {
                     Ok(_) => fed += 1,
