@@ -12,12 +12,16 @@ const T0 = Date.UTC(2026, 0, 1);
 
 // Shared in-page helpers, passed as source.
 const HELPERS = `
+  // Sensor-like readings with two decimals: a slow wave plus seeded noise
+  // (values that repeat would flatter storage compression).
   window.points = (devices, n, t0) => {
     const out = new Array(devices * n);
-    let k = 0;
+    let seed = 12345, k = 0;
+    const noise = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648 - 0.5; };
+    const round = (x) => Math.round(x * 100) / 100;
     for (let i = 0; i < n; i++) {
       for (let d = 0; d < devices; d++) {
-        out[k++] = { deviceId: "dev-" + d, timestamp: t0 + i * 1000, values: { temperature: 20 + ((i * 7 + d) % 100) / 10, humidity: 40 + ((i * 3 + d) % 50) / 5 } };
+        out[k++] = { deviceId: "dev-" + d, timestamp: t0 + i * 1000, values: { temperature: round(20 + 5 * Math.sin(i / 600 + d) + noise()), humidity: round(45 + 10 * Math.cos(i / 900 + d) + 2 * noise()) } };
       }
     }
     return out;

@@ -279,6 +279,8 @@ pub(crate) struct StoreCell {
     /// The last flush: each flush starts when the one before has ended.
     /// Resolves to `null`, or to the error the flush met.
     tail: RefCell<Promise>,
+    /// Flushes started and not yet ended.
+    in_flight: Cell<u32>,
     timer: OnceCell<Closure<dyn FnMut()>>,
     timer_id: RefCell<Option<JsValue>>,
     /// `pagehide` and `visibilitychange` listeners, removed on close/drop.
@@ -421,12 +423,15 @@ impl StoreCell {
     fn schedule_flush(self: &Rc<Self>) -> Promise {
         let previous = self.tail.borrow().clone();
         let cell = Rc::clone(self);
+        self.in_flight.set(self.in_flight.get() + 1);
         let next = future_to_promise(async move {
             let _ = JsFuture::from(previous).await;
-            Ok(match cell.flush_now().await {
+            let outcome = match cell.flush_now().await {
                 Ok(()) => JsValue::NULL,
                 Err(e) => e,
-            })
+            };
+            cell.in_flight.set(cell.in_flight.get() - 1);
+            Ok(outcome)
         });
         let _ = self.tail.replace(next.clone());
         next
@@ -499,6 +504,10 @@ impl StoreCell {
 
     /// Waits until everything stored so far is committed.
     async fn barrier(self: &Rc<Self>) -> Result<(), JsValue> {
+        // Nothing buffered and no flush under way: nothing to wait for.
+        if self.in_flight.get() == 0 && self.buffer.borrow().is_empty() {
+            return Ok(());
+        }
         let outcome = JsFuture::from(self.schedule_flush()).await?;
         if outcome.is_null() {
             Ok(())
@@ -727,6 +736,7 @@ impl TimeSeriesStore {
             buffer: RefCell::default(),
             waiters: RefCell::default(),
             tail: RefCell::new(Promise::resolve(&JsValue::NULL)),
+            in_flight: Cell::new(0),
             timer: OnceCell::new(),
             timer_id: RefCell::new(None),
             page_hooks: RefCell::default(),
