@@ -7,6 +7,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$ROOT"
 cargo bench -p twinkit-core --bench core
+cargo bench -p twinkit-analytics --bench detectors
 bash scripts/build.sh > /dev/null
 node tests/npm/bench.mjs
 node tests/npm/bench-store.mjs

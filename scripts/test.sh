@@ -14,16 +14,34 @@ step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo clippy for wasm32 (the browser crates)"
-cargo clippy -p twinkit-core -p twinkit-wasm -p twinkit-store --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -p twinkit-core -p twinkit-analytics -p twinkit-mqtt -p twinkit-web -p twinkit-wasm -p twinkit-store --target wasm32-unknown-unknown -- -D warnings
 cargo clippy -p twinkit-store --features idb --target wasm32-unknown-unknown --all-targets -- -D warnings
 
 step "cargo test (native)"
 cargo test --workspace
 
-step "twinkit-store on IndexedDB in headless Chromium (wasm-bindgen-test)"
-# The runner reads crates/store/webdriver.json (a link to ./webdriver.json).
+step "analytics: NAB evaluation of the default detectors (figures, no threshold)"
+# The labelled NAB series live beside the repository (../shared/data/nab);
+# the scoring code itself is unit-tested in cargo test above.
+nab_dir="$ROOT/../shared/data/nab"
+[ -d "$nab_dir" ] || nab_dir=/work/shared/data/nab
+if [ -f "$nab_dir/windows.json" ]; then
+  cargo run -q -p twinkit-cli --bin twinkit-analyze -- nab "$nab_dir"
+else
+  echo "no NAB data at $nab_dir: skipped"
+fi
+
+step "browser crates in headless Chromium (wasm-bindgen-test)"
 CHROMEDRIVER=/usr/bin/chromedriver \
   CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  WASM_BINDGEN_TEST_TIMEOUT=120 \
+  WASM_BINDGEN_TEST_WEBDRIVER_JSON="$ROOT/webdriver.json" \
+  cargo test -p twinkit-web --target wasm32-unknown-unknown
+
+step "twinkit-store on IndexedDB in headless Chromium (wasm-bindgen-test)"
+CHROMEDRIVER=/usr/bin/chromedriver \
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  WASM_BINDGEN_TEST_WEBDRIVER_JSON="$ROOT/webdriver.json" \
   cargo test -p twinkit-store --features idb --target wasm32-unknown-unknown --tests
 
 step "npm package: build pkg/ with wasm-pack"
@@ -35,8 +53,7 @@ tsc -p tests/types
 step "npm package from plain JavaScript in headless Chromium (playwright-core)"
 node --test --test-concurrency=1 tests/npm/*.test.mjs
 
-# Later steps join here, each against the real thing: wasm-bindgen-test in
-# headless Chromium (CHROMEDRIVER=/usr/bin/chromedriver, webdriver.json) and
-# MQTT against a mosquitto this script starts and stops on 127.0.0.1.
+# Later steps join here, each against the real thing: MQTT against a
+# mosquitto this script starts and stops on 127.0.0.1.
 
 printf '\nall tests passed in %ss\n' "$((SECONDS - started))"

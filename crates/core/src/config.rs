@@ -172,6 +172,10 @@ pub struct ConnectionConfig {
     /// Delay before reconnecting, in ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reconnect_interval: Option<Millis>,
+    /// MQTT protocol level, as MQTT.js names it: 4 (MQTT 3.1.1, the
+    /// default) or 5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol_version: Option<u8>,
 }
 
 impl fmt::Debug for ConnectionConfig {
@@ -183,6 +187,7 @@ impl fmt::Debug for ConnectionConfig {
             .field("topic", &self.topic)
             .field("reconnect", &self.reconnect)
             .field("reconnect_interval", &self.reconnect_interval)
+            .field("protocol_version", &self.protocol_version)
             .finish()
     }
 }
@@ -362,6 +367,12 @@ impl ConnectionConfig {
             return Err(ConfigError::Invalid {
                 field: "connectionConfig.reconnectInterval".into(),
                 reason: "must be greater than 0".into(),
+            });
+        }
+        if self.protocol_version.is_some_and(|v| v != 4 && v != 5) {
+            return Err(ConfigError::Invalid {
+                field: "connectionConfig.protocolVersion".into(),
+                reason: "must be 4 (MQTT 3.1.1) or 5".into(),
             });
         }
         Ok(())

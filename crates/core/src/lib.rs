@@ -45,12 +45,18 @@ pub mod error;
 pub mod events;
 pub mod fleet;
 pub mod history;
+pub mod http_link;
 pub mod ids;
+pub mod json_link;
 pub mod limits;
+pub mod link;
+pub mod physics;
 pub mod prediction;
+pub mod reconnect;
 pub mod state;
 pub mod twin;
 pub mod value;
+pub mod wire;
 
 pub use alerts::{Alert, AlertCondition, AlertStatus, Severity, ThresholdAlerts};
 pub use commands::{CommandResponse, CommandStatus, CommandTracker, DeviceCommand};
@@ -62,10 +68,12 @@ pub use error::{ConfigError, TwinError};
 pub use events::{DeviceEvent, EventData, EventType, Subscription};
 pub use fleet::{FleetManager, FleetStatus};
 pub use history::TelemetryHistory;
+pub use physics::{Rng, Sensor, SensorFault, ThermalModel, WearModel};
 pub use prediction::{MaintenancePrediction, PredictiveMaintenance, Threshold};
 pub use state::{DeviceState, PropertyMetadata, UpdateSource};
 pub use twin::{ConnectionState, DigitalTwin, Inbound, Outbound, ReportOutcome};
 pub use value::{TelemetryData, TelemetryValue};
+pub use wire::{Message as WireMessage, WireError};
 
 /// Milliseconds since the Unix epoch, as JavaScript's `Date.now()` gives them.
 pub type Millis = u64;

@@ -398,6 +398,20 @@ impl DigitalTwin {
         self.commands.poll_timeout()
     }
 
+    /// Reports a problem a transport met (a malformed message, a refused
+    /// connection) as an `error` event; state is untouched. The message
+    /// must not carry credentials.
+    pub fn report_error(&self, code: &str, message: &str, now: Millis) {
+        self.emit(
+            now,
+            EventData::Error(ErrorInfo {
+                code: code.to_string(),
+                message: message.to_string(),
+                property: None,
+            }),
+        );
+    }
+
     /// Fails commands whose timeout has passed.
     pub fn handle_timeout(&mut self, now: Millis) {
         let mut failed = Vec::new();

@@ -30,6 +30,23 @@ pub fn twin_error(error: &TwinError) -> JsValue {
     js_error(error.code(), &error.to_string())
 }
 
+/// A runtime error as a thrown JavaScript error.
+pub fn web_error(error: &twinkit_web::WebError) -> JsValue {
+    js_error(error.code(), &error.to_string())
+}
+
+/// Runtime results as thrown JavaScript errors.
+pub trait OrThrow<T> {
+    /// The value, or the error as a thrown `TwinError`.
+    fn or_throw(self) -> Result<T, JsValue>;
+}
+
+impl<T> OrThrow<T> for Result<T, twinkit_web::WebError> {
+    fn or_throw(self) -> Result<T, JsValue> {
+        self.map_err(|e| web_error(&e))
+    }
+}
+
 /// A configuration error as a thrown JavaScript error.
 pub fn config_error(error: &ConfigError) -> JsValue {
     js_error("INVALID_CONFIG", &error.to_string())
@@ -199,8 +216,4 @@ pub fn count(value: Option<f64>, what: &str) -> Result<Option<usize>, JsValue> {
     }
 }
 
-/// Milliseconds since the epoch, from the page's clock: the bindings are
-/// where time enters twinkit.
-pub fn now() -> u64 {
-    js_sys::Date::now() as u64
-}
+pub use twinkit_web::now;

@@ -1,20 +1,19 @@
 //! `PredictiveMaintenance` for JavaScript.
 
 use std::cell::RefCell;
-use std::rc::Rc;
 
 use js_sys::Reflect;
 use twinkit_core::MaintenancePrediction;
 use wasm_bindgen::prelude::*;
 
 use crate::convert::{now, to_js, twin_error};
-use crate::twin::{DigitalTwin, TwinCell};
+use crate::twin::DigitalTwin;
 
 /// Trend analysis of a twin's telemetry toward maintenance thresholds (the
 /// reference's `PredictiveMaintenance`).
 #[wasm_bindgen]
 pub struct PredictiveMaintenance {
-    twin: Rc<TwinCell>,
+    twin: twinkit_web::Twin,
     core: RefCell<twinkit_core::PredictiveMaintenance>,
 }
 
@@ -32,7 +31,7 @@ impl PredictiveMaintenance {
     #[wasm_bindgen(constructor)]
     pub fn new(twin: &DigitalTwin) -> PredictiveMaintenance {
         PredictiveMaintenance {
-            twin: Rc::clone(&twin.0),
+            twin: twin.0.clone(),
             core: RefCell::default(),
         }
     }
@@ -61,15 +60,37 @@ impl PredictiveMaintenance {
     /// Analyzes every property with a threshold and at least 10 points.
     #[wasm_bindgen(unchecked_return_type = "MaintenancePrediction[]")]
     pub fn analyze(&self) -> Result<JsValue, JsValue> {
-        let predictions = self
-            .core
-            .borrow_mut()
-            .analyze(&self.twin.core.borrow(), now());
+        let predictions = self.core.borrow_mut().analyze(&self.twin.core(), now());
         let out = js_sys::Array::new();
         for p in &predictions {
             out.push(&prediction_to_js(p)?);
         }
         Ok(out.into())
+    }
+
+    /// [`analyze`](Self::analyze) with intervals: both least-squares and
+    /// Theil–Sen trends, the value at +24 h with its prediction interval,
+    /// and times to warning and critical with lower and upper bounds
+    /// (`options`: `{confidenceLevel = 0.9, robust = true}`). Also stores
+    /// the plain predictions for `getPrediction`.
+    #[wasm_bindgen(js_name = analyzeDetailed, unchecked_return_type = "DetailedPrediction[]")]
+    pub fn analyze_detailed(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "PredictionOptions")] options: Option<js_sys::Object>,
+    ) -> Result<JsValue, JsValue> {
+        let options: twinkit_analytics::PredictionOptions = match options {
+            Some(o) => serde_json::from_value(crate::convert::from_js(&o, "options")?)
+                .map_err(|e| crate::convert::js_error("INVALID_INPUT", &format!("options: {e}")))?,
+            None => twinkit_analytics::PredictionOptions::default(),
+        };
+        let detailed = twinkit_analytics::analyze_twin(
+            &mut self.core.borrow_mut(),
+            &self.twin.core(),
+            now(),
+            options,
+        )
+        .map_err(|e| crate::convert::js_error(e.code(), &e.to_string()))?;
+        to_js(&detailed)
     }
 
     /// The last prediction for a property, or `undefined`.

@@ -27,7 +27,7 @@ use twinkit_core::{EventType, Millis, TelemetryValue};
 use twinkit_store::chunk::Chunk;
 use twinkit_store::engine::Config;
 use twinkit_store::idb::Database;
-use twinkit_store::point::{valid_name, Interned, Name, Point, RawValue, Skipped};
+use twinkit_store::point::{self, valid_name, Interned, Name, Point, RawRecord, RawValue, Skipped};
 use twinkit_store::rollup::{Aggregate, Resolution};
 use twinkit_store::{StoreError, MAX_SAFE_INTEGER};
 use wasm_bindgen::prelude::*;
@@ -35,7 +35,9 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
 use crate::convert::{from_js, js_error, now};
-use crate::twin::{make_unsubscribe, DigitalTwin, TwinCell};
+use crate::twin::{make_unsubscribe, DigitalTwin};
+use twinkit_core::events::EventData;
+use twinkit_web::Twin;
 
 const DEFAULT_NAME: &str = "twinkit";
 const DEFAULT_FLUSH_DELAY_MS: f64 = 20.0;
@@ -358,6 +360,11 @@ impl StoreCell {
             invalid(&format!("telemetry: {message}"))
         })?;
         let (points, skipped) = parse(&columns)?;
+        Ok(self.queue(points, skipped))
+    }
+
+    /// Queues checked points and starts or arms a flush.
+    fn queue(self: &Rc<Self>, points: Vec<(Name, Point)>, skipped: Skipped) -> (usize, u64) {
         let mut total = self.skipped.get();
         total.add(&skipped);
         self.skipped.set(total);
@@ -372,7 +379,7 @@ impl StoreCell {
         } else {
             self.arm_timer();
         }
-        Ok((stored, skipped.total()))
+        (stored, skipped.total())
     }
 
     /// `store()`/`storeBatch()`: queue, and a promise for the commit.
@@ -582,15 +589,30 @@ impl StoreCell {
         }
     }
 
-    /// Queues a twin's telemetry event (the twin `store` option).
-    fn persist_event(self: &Rc<Self>, event: &JsValue) {
+    /// Queues a twin's telemetry (the twin `store` option).
+    fn persist_record(self: &Rc<Self>, data: &twinkit_core::TelemetryData) {
         if self.muted.get() || self.closed.get() {
             return;
         }
-        let data = Reflect::get(event, &"data".into()).unwrap_or(JsValue::UNDEFINED);
-        if let Err(e) = self.enqueue(&Array::of1(&data)) {
-            self.emit_error(&e);
-        }
+        let raw = RawRecord {
+            device_id: data.device_id.clone(),
+            timestamp: data.timestamp as f64,
+            values: data
+                .values
+                .iter()
+                .map(|(k, v)| {
+                    let v = match v {
+                        TelemetryValue::Number(x) => RawValue::Number(*x),
+                        TelemetryValue::Bool(b) => RawValue::Bool(*b),
+                        TelemetryValue::String(s) => RawValue::Text(s.clone()),
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        };
+        let mut skipped = Skipped::default();
+        let points = point::check(raw, &mut skipped).into_iter().collect();
+        self.queue(points, skipped);
     }
 }
 
@@ -1041,7 +1063,7 @@ impl TimeSeriesStore {
     #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
     pub fn restore(&self, twin: &DigitalTwin, start: Option<f64>, end: Option<f64>) -> Promise {
         let cell = Rc::clone(&self.0);
-        let twin: Rc<TwinCell> = Rc::clone(&twin.0);
+        let twin: Twin = twin.0.clone();
         promise(async move {
             let device = twin.id();
             let start = bound(start.unwrap_or(0.0), "start")?;
@@ -1052,7 +1074,7 @@ impl TimeSeriesStore {
                 .query(&device, start, end, None)
                 .await
                 .map_err(|e| store_error(&e))?;
-            let capacity = twin.core.borrow().history().capacity();
+            let capacity = twin.core().history().capacity();
             let first = series.len().saturating_sub(capacity);
             cell.muted.set(true);
             let mut fed = 0u32;
@@ -1064,10 +1086,10 @@ impl TimeSeriesStore {
                     .iter()
                     .map(|(k, v)| (k.to_string(), v.to_json()))
                     .collect();
-                match twin.mutate(|t, now| t.ingest_record(&device, p.time, values, now)) {
+                match twin.update(|t, now| t.ingest_record(&device, p.time, values, now)) {
                     Ok(_) => fed += 1,
                     Err(e) => {
-                        result = Err(e);
+                        result = Err(crate::convert::web_error(&e));
                         break;
                     }
                 }
@@ -1123,15 +1145,15 @@ pub(crate) fn take_store_option(
 }
 
 /// Persists a twin's telemetry events into a store (the twin `store`
-/// option). The listener holds the store weakly and is owned by the
-/// JavaScript garbage collector.
-pub(crate) fn persist(store: &Rc<StoreCell>, twin: &Rc<TwinCell>) {
+/// option). The listener holds the store weakly and lives as long as the
+/// twin.
+pub(crate) fn persist(store: &Rc<StoreCell>, twin: &Twin) {
     let weak = Rc::downgrade(store);
-    let listener = Closure::<dyn Fn(JsValue)>::new(move |event: JsValue| {
-        if let Some(cell) = weak.upgrade() {
-            cell.persist_event(&event);
+    twin.subscribe(Some(EventType::Telemetry), move |event| {
+        if let (Some(cell), EventData::Telemetry(data)) = (weak.upgrade(), &event.data) {
+            cell.persist_record(data);
         }
+        Ok(())
     })
-    .into_js_value();
-    twin.subscribe(EventType::Telemetry, listener.unchecked_into());
+    .forget();
 }

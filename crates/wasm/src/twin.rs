@@ -5,300 +5,86 @@
 //! ends, so a handler may call back into the twin (read state, set desired
 //! values) without re-entering it.
 
-use std::cell::{Cell, OnceCell, RefCell};
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::rc::{Rc, Weak};
+use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use js_sys::{Function, Promise, Reflect};
 use serde_json::{json, Value};
-use twinkit_core::events::{ErrorInfo, EventData, Subscription};
 use twinkit_core::{CommandResponse, DeviceConfig, DeviceEvent, EventType, Inbound, TwinOptions};
+use twinkit_web::{HandlerFailed, Twin, WebError};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::convert::{
-    config_error, count, entries_from_js, from_js, js_error, millis, now, object_from_js, to_js,
-    twin_error, Entries,
+    config_error, count, entries_from_js, from_js, js_error, millis, object_from_js, to_js,
+    twin_error, web_error, Entries, OrThrow,
 };
-use crate::fleet::FleetCell;
 
-/// Who receives a twin's events.
-#[derive(Clone)]
-enum Listener {
-    Js(Function),
-    Fleet(Weak<FleetCell>),
+/// What the npm package keeps per twin: one closure behind every
+/// unsubscribe function `on()` hands out, so subscriptions allocate nothing
+/// in Rust that JavaScript must free.
+struct JsBinding {
+    off: Closure<dyn Fn(u32)>,
 }
 
-struct Handler {
-    id: u32,
-    filter: Option<EventType>,
-    listener: Listener,
+/// The per-twin unsubscribe closure.
+fn off_closure(twin: &Twin) -> Option<Rc<JsBinding>> {
+    let weak = twin.downgrade();
+    twin.binding(move || JsBinding {
+        off: Closure::new(move |id: u32| {
+            if let Some(twin) = weak.upgrade() {
+                twin.unsubscribe(id);
+            }
+        }),
+    })
 }
 
-/// The shared state behind every JavaScript handle of one twin.
-pub(crate) struct TwinCell {
-    pub(crate) core: RefCell<twinkit_core::DigitalTwin>,
-    queue: Rc<RefCell<VecDeque<DeviceEvent>>>,
-    handlers: RefCell<Vec<Handler>>,
-    forwarders: RefCell<HashMap<EventType, Subscription>>,
-    next_id: Cell<u32>,
-    delivering: Cell<bool>,
-    disposed: Cell<bool>,
-    /// One closure per twin for every unsubscribe function it hands out, so
-    /// subscriptions allocate nothing in Rust that JavaScript must free.
-    off: OnceCell<Closure<dyn Fn(u32)>>,
-    /// One closure per twin for its command-timeout timer, re-armed as
-    /// deadlines change and cancelled on dispose.
-    timer: OnceCell<Closure<dyn FnMut()>>,
-    timer_at: Cell<Option<u64>>,
-    timer_id: Cell<Option<JsValue>>,
+/// Calls a JavaScript handler with an event; a handler that throws is
+/// logged and counted, and the others still run.
+pub(crate) fn call_handler(
+    handler: &Function,
+    event: &DeviceEvent,
+    scope: &str,
+) -> Result<(), HandlerFailed> {
+    let Ok(js_event) = to_js(event) else {
+        return Ok(());
+    };
+    handler
+        .call1(&JsValue::NULL, &js_event)
+        .map(|_| ())
+        .map_err(|error| {
+            web_sys::console::error_2(
+                &format!("twinkit: a {scope}`{}` handler threw", event.event_type()).into(),
+                &error,
+            );
+            HandlerFailed { count: 1 }
+        })
 }
 
-impl TwinCell {
-    pub(crate) fn create(
-        config: JsValue,
-        options: Option<js_sys::Object>,
-    ) -> Result<Rc<Self>, JsValue> {
-        let config =
-            DeviceConfig::from_value(from_js(&config, "config")?).map_err(|e| config_error(&e))?;
-        // TimeSeriesStore: the `store` option is not a core option.
-        let (options, store) = crate::store::take_store_option(options)?;
-        let options = match options {
-            None => TwinOptions::default(),
-            Some(options) => TwinOptions::from_value(from_js(&options, "options")?)
-                .map_err(|e| config_error(&e))?,
-        };
-        let core = twinkit_core::DigitalTwin::with_options(config, options)
-            .map_err(|e| config_error(&e))?;
-        let cell = Rc::new(Self {
-            core: RefCell::new(core),
-            queue: Rc::default(),
-            handlers: RefCell::default(),
-            forwarders: RefCell::default(),
-            next_id: Cell::new(1),
-            delivering: Cell::new(false),
-            disposed: Cell::new(false),
-            off: OnceCell::new(),
-            timer: OnceCell::new(),
-            timer_at: Cell::new(None),
-            timer_id: Cell::new(None),
-        });
-        // TimeSeriesStore: persist this twin's telemetry.
-        if let Some(store) = store {
-            crate::store::persist(&store, &cell);
+/// Creates a runtime twin from JavaScript arguments.
+pub(crate) fn create(config: JsValue, options: Option<js_sys::Object>) -> Result<Twin, JsValue> {
+    let config =
+        DeviceConfig::from_value(from_js(&config, "config")?).map_err(|e| config_error(&e))?;
+    // TimeSeriesStore: the `store` option is not a core option.
+    let (options, store) = crate::store::take_store_option(options)?;
+    let options = match options {
+        None => TwinOptions::default(),
+        Some(options) => {
+            TwinOptions::from_value(from_js(&options, "options")?).map_err(|e| config_error(&e))?
         }
-        Ok(cell)
+    };
+    let twin = Twin::new(config, options).map_err(|e| web_error(&e))?;
+    // TimeSeriesStore: persist this twin's telemetry.
+    if let Some(store) = store {
+        crate::store::persist(&store, &twin);
     }
-
-    /// Adds a JavaScript listener for one event type (TimeSeriesStore's
-    /// `store` option); returns its id.
-    pub(crate) fn subscribe(&self, event: EventType, listener: Function) -> u32 {
-        self.add_listener(Some(event), Listener::Js(listener))
-    }
-
-    pub(crate) fn id(&self) -> String {
-        self.core.borrow().id().to_string()
-    }
-
-    fn live(&self) -> Result<(), JsValue> {
-        if self.disposed.get() {
-            Err(js_error(
-                "DISPOSED",
-                &format!("twin `{}` is disposed", self.id()),
-            ))
-        } else {
-            Ok(())
-        }
-    }
-
-    /// Runs a mutation on the core twin, then delivers the events it caused.
-    pub(crate) fn mutate<T>(
-        self: &Rc<Self>,
-        f: impl FnOnce(&mut twinkit_core::DigitalTwin, u64) -> T,
-    ) -> Result<T, JsValue> {
-        self.live()?;
-        let result = f(&mut self.core.borrow_mut(), now());
-        self.deliver();
-        Ok(result)
-    }
-
-    fn add_listener(&self, filter: Option<EventType>, listener: Listener) -> u32 {
-        let id = self.next_id.get();
-        self.next_id.set(id.wrapping_add(1));
-        self.handlers.borrow_mut().push(Handler {
-            id,
-            filter,
-            listener,
-        });
-        self.sync_forwarders();
-        id
-    }
-
-    pub(crate) fn add_fleet(&self, fleet: Weak<FleetCell>) -> u32 {
-        self.add_listener(None, Listener::Fleet(fleet))
-    }
-
-    pub(crate) fn remove_listener(&self, id: u32) {
-        self.handlers.borrow_mut().retain(|h| h.id != id);
-        self.sync_forwarders();
-    }
-
-    /// Subscribes core forwarders exactly for the event types some listener
-    /// wants, so the core skips building payloads (state snapshots) nobody
-    /// reads.
-    fn sync_forwarders(&self) {
-        let wanted: Vec<EventType> = EventType::ALL
-            .into_iter()
-            .filter(|t| {
-                self.handlers
-                    .borrow()
-                    .iter()
-                    .any(|h| h.filter.is_none_or(|f| f == *t))
-            })
-            .collect();
-        let mut forwarders = self.forwarders.borrow_mut();
-        forwarders.retain(|t, sub| {
-            let keep = wanted.contains(t);
-            if !keep {
-                sub.unsubscribe();
-            }
-            keep
-        });
-        let core = self.core.borrow();
-        for t in wanted {
-            forwarders.entry(t).or_insert_with(|| {
-                let queue = Rc::clone(&self.queue);
-                core.on(t, move |event| queue.borrow_mut().push_back(event.clone()))
-            });
-        }
-    }
-
-    /// Delivers queued events to their listeners. Events raised while
-    /// delivering (by a handler's own calls) join the same loop.
-    pub(crate) fn deliver(self: &Rc<Self>) {
-        if self.delivering.replace(true) {
-            return;
-        }
-        loop {
-            let Some(event) = self.queue.borrow_mut().pop_front() else {
-                break;
-            };
-            let event_type = event.event_type();
-            let targets: Vec<Listener> = self
-                .handlers
-                .borrow()
-                .iter()
-                .filter(|h| h.filter.is_none_or(|f| f == event_type))
-                .map(|h| h.listener.clone())
-                .collect();
-            if targets.is_empty() {
-                continue;
-            }
-            let Ok(js_event) = to_js(&event) else {
-                continue;
-            };
-            let mut failures = 0;
-            for listener in targets {
-                match listener {
-                    Listener::Js(f) => {
-                        if let Err(error) = f.call1(&JsValue::NULL, &js_event) {
-                            failures += 1;
-                            web_sys::console::error_2(
-                                &format!("twinkit: a `{event_type}` handler threw").into(),
-                                &error,
-                            );
-                        }
-                    }
-                    Listener::Fleet(fleet) => {
-                        if let Some(fleet) = fleet.upgrade() {
-                            failures += fleet.deliver(&js_event, event_type);
-                        }
-                    }
-                }
-            }
-            if failures > 0 && event_type != EventType::Error {
-                self.queue.borrow_mut().push_back(DeviceEvent {
-                    device_id: event.device_id.clone(),
-                    timestamp: event.timestamp,
-                    data: EventData::Error(ErrorInfo {
-                        code: "HANDLER_FAILED".into(),
-                        message: format!(
-                            "{failures} `{event_type}` handler(s) threw; the others ran"
-                        ),
-                        property: None,
-                    }),
-                });
-            }
-        }
-        self.delivering.set(false);
-        self.schedule_timeout();
-    }
-
-    /// Arms a page timer for the core's next deadline (command timeouts).
-    fn schedule_timeout(self: &Rc<Self>) {
-        let Some(deadline) = self.core.borrow().poll_timeout() else {
-            return;
-        };
-        if self.disposed.get() || self.timer_at.get().is_some_and(|t| t <= deadline) {
-            return;
-        }
-        self.cancel_timer();
-        let weak = Rc::downgrade(self);
-        let fire = self.timer.get_or_init(|| {
-            Closure::new(move || {
-                if let Some(cell) = weak.upgrade() {
-                    cell.timer_at.set(None);
-                    cell.timer_id.set(None);
-                    let _ = cell.mutate(|twin, now| twin.handle_timeout(now));
-                }
-            })
-        });
-        let delay = deadline.saturating_sub(now()) as f64;
-        if let Ok(id) = global_call("setTimeout", fire.as_ref(), &delay.into()) {
-            self.timer_at.set(Some(deadline));
-            self.timer_id.set(Some(id));
-        }
-    }
-
-    fn cancel_timer(&self) {
-        if let Some(id) = self.timer_id.take() {
-            let _ = global_call("clearTimeout", &id, &JsValue::UNDEFINED);
-        }
-        self.timer_at.set(None);
-    }
-
-    /// The function `on()` returns: removes one listener, once; harmless
-    /// after the twin is gone.
-    fn unsubscriber(self: &Rc<Self>, id: u32) -> Function {
-        let weak = Rc::downgrade(self);
-        let off = self.off.get_or_init(|| {
-            Closure::new(move |id: u32| {
-                if let Some(cell) = weak.upgrade() {
-                    cell.remove_listener(id);
-                }
-            })
-        });
-        make_unsubscribe(off.as_ref().unchecked_ref(), id)
-    }
-
-    pub(crate) fn dispose(self: &Rc<Self>) {
-        if self.disposed.get() {
-            return;
-        }
-        self.core.borrow_mut().dispose(now());
-        self.deliver();
-        self.disposed.set(true);
-        self.cancel_timer();
-        self.handlers.borrow_mut().clear();
-        self.forwarders.borrow_mut().clear();
-        self.queue.borrow_mut().clear();
-    }
+    Ok(twin)
 }
 
 /// A live digital twin of one device (the reference's `DigitalTwin`).
 #[wasm_bindgen]
 #[repr(transparent)]
-pub struct DigitalTwin(pub(crate) Rc<TwinCell>);
+pub struct DigitalTwin(pub(crate) Twin);
 
 impl std::fmt::Debug for DigitalTwin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -315,7 +101,7 @@ impl DigitalTwin {
         #[wasm_bindgen(unchecked_param_type = "DeviceConfig")] config: JsValue,
         #[wasm_bindgen(unchecked_param_type = "TwinOptions")] options: Option<js_sys::Object>,
     ) -> Result<DigitalTwin, JsValue> {
-        TwinCell::create(config, options).map(DigitalTwin)
+        create(config, options).map(DigitalTwin)
     }
 
     /// The device id.
@@ -327,53 +113,53 @@ impl DigitalTwin {
     /// Whether the twin is connected.
     #[wasm_bindgen(getter, js_name = isConnected)]
     pub fn is_connected(&self) -> bool {
-        self.0.core.borrow().is_connected()
+        self.0.core().is_connected()
     }
 
     /// `"disconnected"`, `"connecting"` or `"connected"`.
     #[wasm_bindgen(getter, js_name = connectionState, unchecked_return_type = "ConnectionState")]
     pub fn connection_state(&self) -> JsValue {
-        to_js(&self.0.core.borrow().connection_state()).unwrap_or(JsValue::UNDEFINED)
+        to_js(&self.0.core().connection_state()).unwrap_or(JsValue::UNDEFINED)
     }
 
     /// Connects. A twin without `connectionType` is fed in-process and
-    /// connects at once. Network transports (mqtt, websocket, http) are not
-    /// part of this build yet: the promise rejects with code
-    /// `TRANSPORT_UNAVAILABLE`.
+    /// connects at once. A `websocket` twin joins the page's shared
+    /// connection for its URL and credentials; the promise resolves once it
+    /// is connected and rejects (`NOT_CONNECTED`, `DISPOSED`) if it is
+    /// disconnected or disposed first, or if the connection fails with
+    /// `reconnect: false`. Failed attempts are also `error` events
+    /// (`CONNECT_FAILED`); retries back off exponentially with jitter.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn connect(&self) -> Promise {
-        let kind = self.0.core.borrow().config().connection_type.clone();
-        if let Some(kind) = kind {
-            let name = serde_json::to_value(&kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
-            return Promise::reject(&js_error(
-                "TRANSPORT_UNAVAILABLE",
-                &format!("connectionType `{name}` has no transport in this build yet; feed the twin with ingest() and applyReported()"),
-            ));
-        }
-        match self.0.mutate(|twin, now| twin.connect(now)) {
-            Ok(_) => Promise::resolve(&JsValue::UNDEFINED),
-            Err(e) => Promise::reject(&e),
-        }
+        let twin = self.0.clone();
+        Promise::new(&mut |resolve, reject| match twin.connect() {
+            Err(e) => {
+                let _ = reject.call1(&JsValue::NULL, &web_error(&e));
+            }
+            Ok(()) => twin.when_connected(move |result| {
+                let _ = match result {
+                    Ok(()) => resolve.call0(&JsValue::NULL),
+                    Err(e) => reject.call1(&JsValue::NULL, &web_error(&e)),
+                };
+            }),
+        })
     }
 
     /// Disconnects.
     pub fn disconnect(&self) -> Result<(), JsValue> {
-        self.0.mutate(|twin, now| twin.disconnect(now))
+        self.0.disconnect().map_err(|e| web_error(&e))
     }
 
     /// The current state: reported, desired, delta, metadata, version.
     #[wasm_bindgen(js_name = getState, unchecked_return_type = "DeviceState")]
     pub fn get_state(&self) -> Result<JsValue, JsValue> {
-        to_js(self.0.core.borrow().state())
+        to_js(self.0.core().state())
     }
 
     /// A reported value, or `undefined`.
     #[wasm_bindgen(js_name = getProperty, unchecked_return_type = "unknown")]
     pub fn get_property(&self, name: &str) -> Result<JsValue, JsValue> {
-        match self.0.core.borrow().property(name) {
+        match self.0.core().property(name) {
             Some(value) => to_js(value),
             None => Ok(JsValue::UNDEFINED),
         }
@@ -382,7 +168,7 @@ impl DigitalTwin {
     /// The configuration (without the password).
     #[wasm_bindgen(js_name = getConfig, unchecked_return_type = "DeviceConfig")]
     pub fn get_config(&self) -> Result<JsValue, JsValue> {
-        to_js(self.0.core.borrow().config())
+        to_js(self.0.core().config())
     }
 
     /// Sets a desired value (`null` clears it); throws `UNKNOWN_PROPERTY`,
@@ -395,7 +181,8 @@ impl DigitalTwin {
     ) -> Result<(), JsValue> {
         let value = from_js(&value, "value")?;
         self.0
-            .mutate(|twin, now| twin.set_desired(property, value, now))?
+            .update(|twin, now| twin.set_desired(property, value, now))
+            .or_throw()?
             .map_err(|e| twin_error(&e))
     }
 
@@ -410,7 +197,8 @@ impl DigitalTwin {
         let payload = from_js(&payload, "payload")?;
         let command = self
             .0
-            .mutate(|twin, now| twin.send_command(name, payload, now))?
+            .update(|twin, now| twin.send_command(name, payload, now))
+            .or_throw()?
             .map_err(|e| twin_error(&e))?;
         to_js(&command)
     }
@@ -418,7 +206,7 @@ impl DigitalTwin {
     /// A command by id, or `undefined`.
     #[wasm_bindgen(js_name = getCommand, unchecked_return_type = "DeviceCommand | undefined")]
     pub fn get_command(&self, command_id: &str) -> Result<JsValue, JsValue> {
-        match self.0.core.borrow().command(command_id) {
+        match self.0.core().command(command_id) {
             Some(command) => to_js(command),
             None => Ok(JsValue::UNDEFINED),
         }
@@ -433,13 +221,7 @@ impl DigitalTwin {
         limit: Option<f64>,
     ) -> Result<JsValue, JsValue> {
         let limit = count(limit, "limit")?;
-        to_js(
-            &self
-                .0
-                .core
-                .borrow()
-                .telemetry_history(property.as_deref(), limit),
-        )
+        to_js(&self.0.core().telemetry_history(property.as_deref(), limit))
     }
 
     /// Subscribes to one event type; returns the unsubscribe function.
@@ -456,11 +238,20 @@ impl DigitalTwin {
                 ),
             )
         })?;
-        self.0.live()?;
+        if self.0.is_disposed() {
+            return Err(web_error(&WebError::Disposed {
+                device_id: self.0.id(),
+            }));
+        }
         let id = self
             .0
-            .add_listener(Some(event_type), Listener::Js(callback));
-        Ok(self.0.unsubscriber(id))
+            .subscribe(Some(event_type), move |event| {
+                call_handler(&callback, event, "")
+            })
+            .forget();
+        let binding = off_closure(&self.0)
+            .ok_or_else(|| js_error("INTERNAL", "twin binding of another type"))?;
+        Ok(make_unsubscribe(binding.off.as_ref().unchecked_ref(), id))
     }
 
     /// Feeds telemetry (`{deviceId, timestamp, values}`) as a transport
@@ -490,12 +281,13 @@ impl DigitalTwin {
         let (values, invalid) = split(entries_from_js(&values, "telemetry.values")?);
         let outcome = self
             .0
-            .mutate(|twin, now| {
+            .update(|twin, now| {
                 let mut outcome =
                     twin.ingest_record(&device_id, timestamp.unwrap_or(now), values, now)?;
                 reject_all(twin, invalid, &mut outcome, now);
                 Ok(outcome)
-            })?
+            })
+            .or_throw()?
             .map_err(|e| twin_error(&e))?;
         outcome_to_js(&outcome)
     }
@@ -508,11 +300,14 @@ impl DigitalTwin {
         #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>")] values: JsValue,
     ) -> Result<JsValue, JsValue> {
         let (values, invalid) = split(entries_from_js(&values, "values")?);
-        let outcome = self.0.mutate(|twin, now| {
-            let mut outcome = twin.apply_reported(values, now);
-            reject_all(twin, invalid, &mut outcome, now);
-            outcome
-        })?;
+        let outcome = self
+            .0
+            .update(|twin, now| {
+                let mut outcome = twin.apply_reported(values, now);
+                reject_all(twin, invalid, &mut outcome, now);
+                outcome
+            })
+            .or_throw()?;
         outcome_to_js(&outcome)
     }
 
@@ -526,7 +321,8 @@ impl DigitalTwin {
         let response: CommandResponse = serde_json::from_value(from_js(&response, "response")?)
             .map_err(|e| js_error("INVALID_INPUT", &format!("response: {e}")))?;
         self.0
-            .mutate(|twin, now| twin.ingest(Inbound::CommandResponse(response), now))?
+            .update(|twin, now| twin.ingest(Inbound::CommandResponse(response), now))
+            .or_throw()?
             .map(|_| ())
             .map_err(|e| twin_error(&e))
     }
@@ -535,16 +331,17 @@ impl DigitalTwin {
     /// in-process device (a simulator) to act on. Commands become `sent`.
     #[wasm_bindgen(js_name = takeOutbound, unchecked_return_type = "Outbound[]")]
     pub fn take_outbound(&self) -> Result<JsValue, JsValue> {
-        let out = self.0.mutate(|twin, now| {
-            std::iter::from_fn(|| twin.poll_outbound(now)).collect::<Vec<_>>()
-        })?;
+        let out = self
+            .0
+            .update(|twin, now| std::iter::from_fn(|| twin.poll_outbound(now)).collect::<Vec<_>>())
+            .or_throw()?;
         to_js(&out)
     }
 
     /// Active alerts, oldest first.
     #[wasm_bindgen(js_name = getActiveAlerts, unchecked_return_type = "Alert[]")]
     pub fn get_active_alerts(&self) -> Result<JsValue, JsValue> {
-        let core = self.0.core.borrow();
+        let core = self.0.core();
         to_js(&core.active_alerts().collect::<Vec<_>>())
     }
 
@@ -553,7 +350,8 @@ impl DigitalTwin {
     pub fn acknowledge_alert(&self, alert_id: &str) -> Result<JsValue, JsValue> {
         let alert = self
             .0
-            .mutate(|twin, now| twin.acknowledge_alert(alert_id, now))?
+            .update(|twin, now| twin.acknowledge_alert(alert_id, now))
+            .or_throw()?
             .map_err(|e| twin_error(&e))?;
         to_js(&alert)
     }
@@ -563,9 +361,44 @@ impl DigitalTwin {
     pub fn clear_alert(&self, alert_id: &str) -> Result<JsValue, JsValue> {
         let alert = self
             .0
-            .mutate(|twin, now| twin.clear_alert(alert_id, now))?
+            .update(|twin, now| twin.clear_alert(alert_id, now))
+            .or_throw()?
             .map_err(|e| twin_error(&e))?;
         to_js(&alert)
+    }
+
+    /// What if: "if `actuator` is set to `value` from now, when does
+    /// `property` cross `level`?" A model (`"thermal"`: first-order response
+    /// to a heater/fan/setpoint; `"wear"`: vibration rising with running
+    /// time and speed) is fitted to the twin's telemetry history and run
+    /// forward; returns the trajectory and the crossing time in hours with
+    /// bounds. Never touches the device.
+    #[wasm_bindgen(js_name = whatIf, unchecked_return_type = "ScenarioOutcome")]
+    pub fn what_if(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Scenario")] scenario: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "\"thermal\" | \"wear\"")] model: Option<String>,
+    ) -> Result<JsValue, JsValue> {
+        let scenario: twinkit_analytics::Scenario =
+            serde_json::from_value(from_js(&scenario, "scenario")?)
+                .map_err(|e| js_error("INVALID_INPUT", &format!("scenario: {e}")))?;
+        let kind = match model.as_deref() {
+            None | Some("thermal") => twinkit_analytics::ModelKind::Thermal,
+            Some("wear") => twinkit_analytics::ModelKind::Wear,
+            Some(other) => {
+                return Err(js_error(
+                    "INVALID_INPUT",
+                    &format!(
+                        "model `{}`: expected \"thermal\" or \"wear\"",
+                        twinkit_core::limits::printable(other)
+                    ),
+                ))
+            }
+        };
+        let outcome =
+            twinkit_analytics::twin_scenario(&self.0.core(), kind, &scenario, twinkit_web::now())
+                .map_err(|e| js_error(e.code(), &e.to_string()))?;
+        to_js(&outcome)
     }
 
     /// Releases the twin: in-flight commands fail, it disconnects, and every
@@ -582,14 +415,6 @@ impl DigitalTwin {
 extern "C" {
     /// `() => off(id)`, callable any number of times, acting once.
     pub(crate) fn make_unsubscribe(off: &Function, id: u32) -> Function;
-}
-
-/// Calls a global function such as `setTimeout(callback, delay)`; works in
-/// windows and workers alike.
-fn global_call(name: &str, a: &JsValue, b: &JsValue) -> Result<JsValue, JsValue> {
-    let global = js_sys::global();
-    let f: Function = Reflect::get(&global, &name.into())?.dyn_into()?;
-    f.call2(&global, a, b)
 }
 
 /// Readable values, and the keys refused with their reasons.
