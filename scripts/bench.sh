@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks, each beside a baseline in the same run: natively for
-# the core, and in headless Chromium for the npm package. Figures go to
+# the core, and in headless Chromium for the npm package and its
+# TimeSeriesStore (against Dexie and raw IndexedDB). Figures go to
 # target/bench/results.json.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
@@ -11,5 +12,6 @@ cargo bench -p twinkit-mqtt --bench decode
 cargo bench -p twinkit-sim --bench sim
 bash scripts/build.sh > /dev/null
 node tests/npm/bench.mjs
+node tests/npm/bench-store.mjs
 printf '\ntarget/bench/results.json:\n'
 cat target/bench/results.json

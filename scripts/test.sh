@@ -14,7 +14,8 @@ step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo clippy for wasm32 (the browser crates)"
-cargo clippy -p twinkit-core -p twinkit-analytics -p twinkit-mqtt -p twinkit-web -p twinkit-wasm --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -p twinkit-core -p twinkit-analytics -p twinkit-mqtt -p twinkit-web -p twinkit-wasm -p twinkit-store --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -p twinkit-store --features idb --target wasm32-unknown-unknown --all-targets -- -D warnings
 
 step "twinkit-sim for wasm32 (the dashboard runs its device models in the page)"
 cargo clippy -p twinkit-sim --target wasm32-unknown-unknown -- -D warnings
@@ -39,6 +40,12 @@ CHROMEDRIVER=/usr/bin/chromedriver \
   WASM_BINDGEN_TEST_TIMEOUT=120 \
   WASM_BINDGEN_TEST_WEBDRIVER_JSON="$ROOT/webdriver.json" \
   cargo test -p twinkit-web --target wasm32-unknown-unknown
+
+step "twinkit-store on IndexedDB in headless Chromium (wasm-bindgen-test)"
+CHROMEDRIVER=/usr/bin/chromedriver \
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  WASM_BINDGEN_TEST_WEBDRIVER_JSON="$ROOT/webdriver.json" \
+  cargo test -p twinkit-store --features idb --target wasm32-unknown-unknown --tests
 
 step "npm package: build pkg/ with wasm-pack"
 bash scripts/build.sh

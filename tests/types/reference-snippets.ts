@@ -9,6 +9,7 @@ import {
   DigitalTwin,
   FleetManager,
   PredictiveMaintenance,
+  TimeSeriesStore,
   type DetailedPrediction,
   type Detection,
   type PropertyHealth,
@@ -246,6 +247,48 @@ import {
     console.log(cls, pred.currentValue.toFixed(2), pred.timeToCritical.toFixed(1));
   }
 }
+
+// ---- TimeSeriesStore --------------------------------------------------------
+async function timeSeriesStoreSnippets() {
+  const store = new TimeSeriesStore();
+  await store.initialize();
+  await store.store({
+    deviceId: "sensor-001",
+    timestamp: Date.now(),
+    values: {
+      temperature: 23.5,
+      humidity: 45,
+    },
+  });
+  const startTime = Date.now() - 24 * 60 * 60 * 1000;
+  const endTime = Date.now();
+  const data: TelemetryData[] = await store.query("sensor-001", startTime, endTime);
+  console.log("Records found:", data.length);
+  const tempData = await store.query("sensor-001", startTime, endTime, "temperature");
+  console.log(tempData.length);
+  const hourlyStats = await store.aggregate("sensor-001", "temperature", startTime, endTime, "hour");
+  for (const bucket of hourlyStats) {
+    console.log("Time:", new Date(bucket.timestamp));
+    console.log("Average:", bucket.avg.toFixed(2));
+    console.log("Min:", bucket.min);
+    console.log("Max:", bucket.max);
+  }
+  // Beyond the reference: options, the twin option, and the extra methods.
+  const kept = new TimeSeriesStore({ databaseName: "plant", retention: { maxAge: 7 * 86_400_000, maxPointsPerDevice: 1_000_000 } });
+  const twin = new DigitalTwin({ id: "x", name: "X", type: "t", properties: [] }, { store: kept });
+  await kept.restore(twin);
+  const csv: string = await kept.exportCsv("x", 0, Date.now());
+  const latest = await kept.latest("x");
+  const { stored, skipped } = await kept.storeBatch(data);
+  const off = kept.on("error", (event) => console.log(event.code, event.message));
+  off();
+  console.log(csv, latest?.timestamp, stored, skipped, await kept.deleteRange("x", 0, 1));
+  await kept.flush();
+  await kept.close();
+  // @ts-expect-error: intervals are minute, hour or day
+  await store.aggregate("sensor-001", "temperature", startTime, endTime, "week");
+}
+void timeSeriesStoreSnippets;
 
 // ---- Types the compiler must refuse ---------------------------------------
 {

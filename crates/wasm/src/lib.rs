@@ -2,7 +2,8 @@
 //!
 //! The npm package `twinkit`: thin wasm-bindgen classes over
 //! `twinkit-core` with the JavaScript API of the reference
-//! (`DigitalTwin`, `FleetManager`, `PredictiveMaintenance`).
+//! (`DigitalTwin`, `FleetManager`, `PredictiveMaintenance`,
+//! `TimeSeriesStore`).
 //!
 //! Values cross the boundary as plain objects: inputs are checked (finite
 //! numbers, plain objects and arrays, bounded size, no `__proto__`,
@@ -16,11 +17,13 @@ mod analytics;
 mod convert;
 mod fleet;
 mod prediction;
+mod store;
 mod twin;
 
 pub use analytics::AnomalyDetector;
 pub use fleet::FleetManager;
 pub use prediction::PredictiveMaintenance;
+pub use store::TimeSeriesStore;
 pub use twin::DigitalTwin;
 
 use wasm_bindgen::prelude::*;

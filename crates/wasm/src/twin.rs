@@ -65,13 +65,20 @@ pub(crate) fn call_handler(
 pub(crate) fn create(config: JsValue, options: Option<js_sys::Object>) -> Result<Twin, JsValue> {
     let config =
         DeviceConfig::from_value(from_js(&config, "config")?).map_err(|e| config_error(&e))?;
+    // TimeSeriesStore: the `store` option is not a core option.
+    let (options, store) = crate::store::take_store_option(options)?;
     let options = match options {
         None => TwinOptions::default(),
         Some(options) => {
             TwinOptions::from_value(from_js(&options, "options")?).map_err(|e| config_error(&e))?
         }
     };
-    Twin::new(config, options).map_err(|e| web_error(&e))
+    let twin = Twin::new(config, options).map_err(|e| web_error(&e))?;
+    // TimeSeriesStore: persist this twin's telemetry.
+    if let Some(store) = store {
+        crate::store::persist(&store, &twin);
+    }
+    Ok(twin)
 }
 
 /// A live digital twin of one device (the reference's `DigitalTwin`).

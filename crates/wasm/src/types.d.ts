@@ -61,6 +61,8 @@ export interface TwinOptions {
   syncHistoryCapacity?: number;
   /** Audit entries kept (default 1,000). */
   auditCapacity?: number;
+  /** Persist the twin's telemetry into this store as it arrives. */
+  store?: TimeSeriesStore;
 }
 
 export interface PropertyMetadata {
@@ -201,6 +203,71 @@ export interface TwinError extends Error {
 export interface DigitalTwin {
   /** Subscribes to one event type; returns the unsubscribe function. */
   on<K extends EventType>(event: K, callback: (event: DeviceEventOf<K>) => void): () => void;
+}
+
+/** Options of `new TimeSeriesStore(options)`; every field has a default. */
+export interface TimeSeriesStoreOptions {
+  /** IndexedDB database name (default "twinkit"). */
+  databaseName?: string;
+  /** What to keep; older points and the oldest beyond the count are deleted after each write. */
+  retention?: {
+    /** Milliseconds: points older than this are deleted. */
+    maxAge?: number;
+    /** At most this many points per device; the oldest go first. */
+    maxPointsPerDevice?: number;
+  };
+  /** Milliseconds a store() waits for others to join its transaction (default 20). */
+  flushDelay?: number;
+  /** Buffered points that start a transaction at once (default 50,000). */
+  flushPoints?: number;
+  /** Points per stored chunk (default 1,000). */
+  chunkPoints?: number;
+}
+
+/** What store() and storeBatch() resolve with once committed. */
+export interface StoreResult {
+  /** Points stored. */
+  stored: number;
+  /** Values or records skipped: NaN, ±Infinity, bad timestamps or device ids, unsupported types, reserved names. */
+  skipped: number;
+}
+
+/** One bucket of TimeSeriesStore.aggregate(). */
+export interface AggregateBucket {
+  /** Bucket start (ms since the epoch, UTC-aligned). */
+  timestamp: number;
+  /** sum / count (NaN when the bucket holds only non-numeric values). */
+  avg: number;
+  min: number;
+  max: number;
+  /** Numeric values in the bucket. */
+  count: number;
+  sum: number;
+  /** Non-numeric values in the bucket, skipped by the aggregate. */
+  skipped: number;
+}
+
+/** A TimeSeriesStore `error` event (failed flush, QUOTA_EXCEEDED, …). */
+export interface StoreErrorEvent {
+  type: "error";
+  code: string;
+  message: string;
+  timestamp: number;
+}
+
+/** What TimeSeriesStore.stats() reports. */
+export interface StoreStats {
+  /** Points buffered, not yet committed. */
+  pending: number;
+  skipped: {
+    badTimestamps: number;
+    badDevices: number;
+    emptyRecords: number;
+    nonFinite: number;
+    badValues: number;
+    badNames: number;
+    total: number;
+  };
 }
 
 /** Detector settings (every field optional; `null` turns a detector off). */
@@ -378,4 +445,10 @@ export interface AuditQuery {
   target?: string;
   outcome?: AuditOutcome;
   limit?: number;
+}
+
+/** Options of `TimeSeriesStore.aggregate`. */
+export interface AggregateOptions {
+  /** "rollups" (default) or "raw" (recompute from the points). */
+  source?: "rollups" | "raw";
 }
