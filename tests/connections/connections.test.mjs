@@ -152,3 +152,33 @@ test("mqtt: correct credentials on the authenticated listener connect", { timeou
   }, { base: THERMOSTAT, url: `ws://127.0.0.1:${broker.ports.wsAuth}`, user: MQTT_USER, password: MQTT_PASSWORD });
   assert.equal(connected, true);
 });
+
+test("a fleet of 1,000 websocket twins on one URL shares one connection", { timeout: 60_000 }, async () => {
+  const r = await page.page.evaluate(async ({ base, url }) => {
+    const { FleetManager } = window.twinkit;
+    // Count the sockets the page opens.
+    const Native = window.WebSocket;
+    let opened = 0;
+    window.WebSocket = class extends Native {
+      constructor(...args) {
+        super(...args);
+        opened += 1;
+      }
+    };
+    try {
+      const fleet = new FleetManager();
+      for (let i = 0; i < 1_000; i++) {
+        fleet.addDevice({ ...base, id: `fleet-${i}`, connectionType: "websocket", connectionConfig: { url } });
+      }
+      await fleet.connectAll();
+      const status = fleet.getFleetStatus();
+      fleet.dispose();
+      return { opened, connected: status.connected, total: status.total };
+    } finally {
+      window.WebSocket = Native;
+    }
+  }, { base: THERMOSTAT, url: `ws://127.0.0.1:${ports.ws}/` });
+  assert.equal(r.total, 1_000);
+  assert.equal(r.connected, 1_000);
+  assert.equal(r.opened, 1, "one socket for the whole fleet");
+});
