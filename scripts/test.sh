@@ -15,6 +15,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo clippy for wasm32 (the browser crates)"
 cargo clippy -p twinkit-core -p twinkit-web -p twinkit-wasm --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -p twinkit-leptos -p twinkit-dashboard --target wasm32-unknown-unknown --all-targets -- -D warnings
 
 step "cargo test (native)"
 cargo test --workspace
@@ -24,7 +25,7 @@ CHROMEDRIVER=/usr/bin/chromedriver \
   CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   WASM_BINDGEN_TEST_TIMEOUT=120 \
   WASM_BINDGEN_TEST_WEBDRIVER_JSON="$ROOT/webdriver.json" \
-  cargo test -p twinkit-web --target wasm32-unknown-unknown
+  cargo test -p twinkit-web -p twinkit-leptos --target wasm32-unknown-unknown
 
 step "npm package: build pkg/ with wasm-pack"
 bash scripts/build.sh
