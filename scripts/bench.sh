@@ -6,6 +6,9 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$ROOT"
 cargo bench -p twinkit-core --bench core
+cargo bench -p twinkit-analytics --bench detectors
+cargo bench -p twinkit-mqtt --bench decode
+cargo bench -p twinkit-sim --bench sim
 bash scripts/build.sh > /dev/null
 node tests/npm/bench.mjs
 printf '\ntarget/bench/results.json:\n'

@@ -14,11 +14,25 @@ step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo clippy for wasm32 (the browser crates)"
-cargo clippy -p twinkit-core -p twinkit-web -p twinkit-wasm --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -p twinkit-core -p twinkit-analytics -p twinkit-mqtt -p twinkit-web -p twinkit-wasm --target wasm32-unknown-unknown -- -D warnings
 cargo clippy -p twinkit-leptos -p twinkit-dashboard --target wasm32-unknown-unknown --all-targets -- -D warnings
 
-step "cargo test (native)"
+step "twinkit-sim for wasm32 (the dashboard runs its device models in the page)"
+cargo clippy -p twinkit-sim --target wasm32-unknown-unknown -- -D warnings
+
+step "cargo test (native; twinkit-sim's tests start their own mosquitto on 127.0.0.1)"
 cargo test --workspace
+
+step "analytics: NAB evaluation of the default detectors (figures, no threshold)"
+# The labelled NAB series live beside the repository (../shared/data/nab);
+# the scoring code itself is unit-tested in cargo test above.
+nab_dir="$ROOT/../shared/data/nab"
+[ -d "$nab_dir" ] || nab_dir=/work/shared/data/nab
+if [ -f "$nab_dir/windows.json" ]; then
+  cargo run -q -p twinkit-cli --bin twinkit-analyze -- nab "$nab_dir"
+else
+  echo "no NAB data at $nab_dir: skipped"
+fi
 
 step "browser crates in headless Chromium (wasm-bindgen-test)"
 CHROMEDRIVER=/usr/bin/chromedriver \
@@ -36,7 +50,10 @@ tsc -p tests/types
 step "npm package from plain JavaScript in headless Chromium (playwright-core)"
 node --test --test-concurrency=1 tests/npm/*.test.mjs
 
-# Later steps join here, each against the real thing: MQTT against a
-# mosquitto this script starts and stops on 127.0.0.1.
+step "live connections in headless Chromium: mosquitto and twinkit-sim on 127.0.0.1"
+# The tests start mosquitto and the simulator themselves and stop both
+# whatever the outcome (tests/connections/services.mjs).
+cargo build -p twinkit-sim --bin twinkit-sim
+node --test --test-concurrency=1 tests/connections/*.test.mjs
 
 printf '\nall tests passed in %ss\n' "$((SECONDS - started))"

@@ -39,8 +39,14 @@ test("fleet: add, get, all, remove, status, events with deviceId", async () => {
   assert.deepEqual(r.ids, ["a", "b", "c"]);
   assert.equal(r.dup, "DUPLICATE_DEVICE");
   assert.equal(r.invalid, "INVALID_CONFIG");
-  assert.deepEqual(r.empty, { total: 3, connected: 0, disconnected: 3, connecting: 0, alerts: 0 });
-  assert.deepEqual(r.status, { total: 3, connected: 3, disconnected: 0, connecting: 0, alerts: 1 });
+  assert.deepEqual(r.empty, {
+    total: 3, connected: 0, disconnected: 3, connecting: 0, alerts: 0,
+    lifecycle: { provisioned: 0, active: 3, maintenance: 0, suspended: 0, decommissioned: 0 },
+  });
+  assert.deepEqual(r.status, {
+    total: 3, connected: 3, disconnected: 0, connecting: 0, alerts: 1,
+    lifecycle: { provisioned: 0, active: 3, maintenance: 0, suspended: 0, decommissioned: 0 },
+  });
   assert.equal(r.removed, true);
   assert.equal(r.removedAgain, false);
   assert.equal(r.afterRemove.total, 2);

@@ -223,12 +223,24 @@ test("unsubscribe stops delivery; a throwing handler does not stop the others; h
   assert.equal(r.badEvent, "UNKNOWN_EVENT");
 });
 
-test("connect: in-process at once, network transports refused clearly; dispose", async () => {
+test("connect: in-process at once; a refused network connection fails clearly without credentials; dispose", async () => {
   const r = await run(async (config) => {
     const { DigitalTwin } = window.twinkit;
-    const ws = new DigitalTwin({ ...config, connectionType: "websocket", connectionConfig: { url: "ws://127.0.0.1:9/ws" } });
+    const ws = new DigitalTwin({
+      ...config,
+      connectionType: "websocket",
+      connectionConfig: { url: "ws://operator:hunter2@127.0.0.1:9/ws?token=hunter2", password: "hunter2", reconnect: false },
+    });
+    const errors = [];
+    ws.on("error", (e) => errors.push(e.data));
     let refused = null;
     try { await ws.connect(); } catch (e) { refused = { code: e.code, message: e.message }; }
+    const http = new DigitalTwin({ ...config, connectionType: "http", connectionConfig: { url: "http://127.0.0.1:9/", password: "hunter2", reconnect: false } });
+    let httpRefused = null;
+    try { await http.connect(); } catch (e) { httpRefused = { code: e.code, message: e.message }; }
+    const mqtt = new DigitalTwin({ ...config, connectionType: "mqtt", connectionConfig: { url: "ws://127.0.0.1:9/", username: "operator", password: "hunter2", reconnect: false } });
+    let mqttRefused = null;
+    try { await mqtt.connect(); } catch (e) { mqttRefused = e.code; }
     const twin = new DigitalTwin(config);
     await twin.connect();
     let calls = 0;
@@ -237,10 +249,16 @@ test("connect: in-process at once, network transports refused clearly; dispose",
     twin.dispose();
     let after = null;
     try { twin.setDesired("setpoint", 70); } catch (e) { after = e.code; }
-    return { refused, state: ws.connectionState, cmd: twin.getCommand(cmd.commandId).status, after, calls, connected: twin.isConnected, readable: twin.getState().deviceId };
+    return { refused, errors, httpRefused, mqttRefused, state: ws.connectionState, cmd: twin.getCommand(cmd.commandId).status, after, calls, connected: twin.isConnected, readable: twin.getState().deviceId };
   }, thermostat);
-  assert.equal(r.refused.code, "TRANSPORT_UNAVAILABLE");
-  assert.match(r.refused.message, /websocket/);
+  assert.equal(r.refused.code, "NOT_CONNECTED");
+  assert.match(r.refused.message, /could not connect to ws:\/\/127\.0\.0\.1:9\/ws/);
+  assert.equal(r.errors[0].code, "CONNECT_FAILED");
+  assert.doesNotMatch(JSON.stringify(r), /hunter2|operator/);
+  assert.equal(r.state, "disconnected");
+  assert.equal(r.httpRefused.code, "NOT_CONNECTED");
+  assert.match(r.httpRefused.message, /could not connect to http:\/\/127\.0\.0\.1:9\//);
+  assert.equal(r.mqttRefused, "NOT_CONNECTED");
   assert.equal(r.cmd, "failed");
   assert.equal(r.after, "DISPOSED");
   assert.equal(r.connected, false);

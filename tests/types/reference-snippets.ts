@@ -5,9 +5,14 @@
 // twinkit (crate twinkit-leptos), and TimeSeriesStore joins the package
 // with the IndexedDB store; neither is here yet.
 import {
+  AnomalyDetector,
   DigitalTwin,
   FleetManager,
   PredictiveMaintenance,
+  type DetailedPrediction,
+  type Detection,
+  type PropertyHealth,
+  type ScenarioOutcome,
   type DeviceConfig,
   type DeviceState,
   type DeviceCommand,
@@ -249,3 +254,20 @@ import {
 }
 
 export {};
+
+// Analytics extras: anomaly detection, detailed predictions, what-if.
+{
+  const twin = new DigitalTwin({ id: "r", name: "Room", type: "room", properties: [{ name: "temperature", type: "number", telemetry: true }] });
+  const detector = new AnomalyDetector(twin, { spikeThreshold: 4, stuckReadings: null }, { temperature: { window: 32 } });
+  const off: () => void = detector.onDetection((d: Detection) => console.log(d.type, d.expectedRange?.max));
+  off();
+  const health: PropertyHealth[] = detector.getHealth("temperature");
+  console.log(health[0]?.status === "HEALTHY");
+  const pm = new PredictiveMaintenance(twin);
+  const detailed: DetailedPrediction[] = pm.analyzeDetailed({ confidenceLevel: 0.8 });
+  console.log(detailed[0]?.leastSquares.timeToCritical.upper);
+  const outcome: ScenarioOutcome = twin.whatIf({ property: "temperature", actuator: "heater", value: 1, level: 25 }, "thermal");
+  console.log(outcome.crossing.estimate);
+  // @ts-expect-error: the model is "thermal" or "wear"
+  twin.whatIf({ property: "temperature", actuator: "heater", value: 1, level: 25 }, "magic");
+}

@@ -12,39 +12,57 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
+use twinkit_core::physics::{Rng, Sensor, ThermalModel, WearModel};
 use twinkit_core::{
     CommandResponse, CommandStatus, DeviceConfig, EventType, FleetManager, Outbound,
     PredictiveMaintenance,
 };
 
-/// Small deterministic noise source (xorshift), so the demo needs no crate.
-struct Noise(u64);
-
-impl Noise {
-    fn next(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-    }
-}
-
-/// One simulated motor: first-order thermal model with a heater-like load
-/// and slow bearing wear that raises vibration.
+/// One simulated motor: a first-order thermal model driven by its load,
+/// bearing wear that raises vibration, and noisy sensors (physics from
+/// `twinkit_core::physics`). Each tick is one simulated minute.
 struct Motor {
-    temperature: f64,
-    vibration: f64,
-    wear_per_tick: f64,
-    ambient: f64,
+    thermal: ThermalModel,
+    bearing: WearModel,
+    thermometer: Sensor,
+    vibration_sensor: Sensor,
     speed: f64,
 }
 
 impl Motor {
-    fn step(&mut self, noise: &mut Noise) {
-        let tau = 20.0;
-        let heating = 0.02 * self.speed / 100.0 * 40.0;
-        self.temperature += (self.ambient - self.temperature) / tau + heating + 0.2 * noise.next();
-        self.vibration += self.wear_per_tick + 0.01 * noise.next();
+    const TICK_SECS: f64 = 60.0;
+
+    fn new(i: usize) -> Self {
+        let seed = 0x2545_f491_4f6c_dd1d ^ i as u64;
+        // τ = 20 min; full load settles at 22 + 0.04·1200 = 70 °C.
+        let mut bearing = WearModel::new(
+            // Wear per second at full speed: from ~200 h to ~30 h to critical.
+            2.0e-6 * (i as f64 + 1.0),
+            0.6,
+            0.6,
+            6.0,
+        );
+        bearing.set_wear(0.05 * i as f64);
+        Self {
+            thermal: ThermalModel::new(25.0 + 3.0 * i as f64, 22.0, 1200.0, 0.04),
+            bearing,
+            thermometer: Sensor::new(0.2, Rng::new(seed)),
+            vibration_sensor: Sensor::new(0.01, Rng::new(seed.rotate_left(17))),
+            speed: 50.0 + 10.0 * i as f64,
+        }
+    }
+
+    /// Advances one tick and returns (temperature, vibration) as measured.
+    fn step(&mut self) -> (f64, f64) {
+        let load = self.speed / 100.0;
+        self.thermal.step(load, Self::TICK_SECS);
+        self.bearing.step(load, Self::TICK_SECS);
+        (
+            self.thermometer
+                .measure(self.thermal.temperature(), Self::TICK_SECS),
+            self.vibration_sensor
+                .measure(self.bearing.vibration(load), Self::TICK_SECS),
+        )
     }
 }
 
@@ -73,18 +91,10 @@ fn main() {
     let ticks: Option<u64> = std::env::args().nth(1).and_then(|a| a.parse().ok());
     let mut fleet = FleetManager::new();
     let mut motors = Vec::new();
-    let mut noise = Noise(0x2545_f491_4f6c_dd1d);
     let mut maintenance = Vec::new();
     for i in 0..5 {
         fleet.add_device(config(i)).expect("unique ids");
-        motors.push(Motor {
-            temperature: 25.0 + 3.0 * i as f64,
-            vibration: 1.0 + 0.4 * i as f64,
-            // mm/s per simulated minute: from ~200 h to ~30 h to critical.
-            wear_per_tick: 0.0005 * (i as f64 + 1.0),
-            ambient: 22.0,
-            speed: 50.0 + 10.0 * i as f64,
-        });
+        motors.push(Motor::new(i));
         let mut pm = PredictiveMaintenance::new();
         pm.set_threshold("vibration", 4.5, 7.1)
             .expect("valid threshold");
@@ -136,10 +146,10 @@ fn main() {
                     _ => {}
                 }
             }
-            motor.step(&mut noise);
+            let (temperature, vibration) = motor.step();
             let values: BTreeMap<String, Value> = [
-                ("temperature".to_string(), json!(round2(motor.temperature))),
-                ("vibration".to_string(), json!(round2(motor.vibration))),
+                ("temperature".to_string(), json!(round2(temperature))),
+                ("vibration".to_string(), json!(round2(vibration))),
                 ("speed".to_string(), json!(motor.speed)),
             ]
             .into();

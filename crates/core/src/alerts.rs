@@ -44,6 +44,10 @@ pub enum AlertCondition {
     AboveMax,
     /// The value fell below the property's min.
     BelowMin,
+    /// A desired value was not reached within `TwinOptions::divergence_timeout`.
+    DesiredNotReached,
+    /// A rule of a [`crate::rules::RuleEngine`] raised it.
+    Rule,
 }
 
 /// Whether an alert's condition still holds.
@@ -172,9 +176,11 @@ impl ThresholdAlerts {
             let (bound, critical, watch) = match condition {
                 AlertCondition::AboveMax => (limits.max, limits.critical_above, &mut limits.above),
                 AlertCondition::BelowMin => (limits.min, limits.critical_below, &mut limits.below),
+                AlertCondition::DesiredNotReached | AlertCondition::Rule => continue,
             };
             let Some(bound) = bound else { continue };
             let (outside, beyond_critical, back_inside) = match condition {
+                AlertCondition::DesiredNotReached | AlertCondition::Rule => continue,
                 AlertCondition::AboveMax => (
                     v > bound,
                     critical.is_some_and(|c| v > c),
@@ -260,16 +266,66 @@ impl ThresholdAlerts {
         };
         if let Some(limits) = self.limits.get_mut(&alert.property) {
             let watch = match alert.condition {
-                AlertCondition::AboveMax => &mut limits.above,
-                AlertCondition::BelowMin => &mut limits.below,
+                AlertCondition::AboveMax => Some(&mut limits.above),
+                AlertCondition::BelowMin => Some(&mut limits.below),
+                // Raised by divergence or rules, which track their own.
+                AlertCondition::DesiredNotReached | AlertCondition::Rule => None,
             };
-            watch.active = None;
-            watch.latched = true;
+            if let Some(watch) = watch {
+                watch.active = None;
+                watch.latched = true;
+            }
         }
         alert.status = AlertStatus::Cleared;
         alert.cleared_at = Some(now);
         push_bounded(&mut self.cleared, alert.clone(), self.max_cleared);
         Ok(alert)
+    }
+
+    /// Raises an alert no threshold watches (divergence, rules): it stays
+    /// active until [`ThresholdAlerts::resolve`] or a manual clear.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn raise(
+        &mut self,
+        property: &str,
+        condition: AlertCondition,
+        severity: Severity,
+        message: String,
+        value: f64,
+        threshold: f64,
+        now: Millis,
+    ) -> Alert {
+        let alert = Alert {
+            id: ids::uuid_v4(),
+            device_id: self.device_id.clone(),
+            property: property.to_string(),
+            condition,
+            severity,
+            message,
+            value,
+            threshold,
+            timestamp: now,
+            acknowledged: false,
+            status: AlertStatus::Active,
+            cleared_at: None,
+        };
+        self.active.insert(alert.id.clone(), alert.clone());
+        alert
+    }
+
+    /// Clears a raised alert whose condition no longer holds; `None` when it
+    /// is no longer active (cleared by hand meanwhile).
+    pub(crate) fn resolve(&mut self, alert_id: &str, now: Millis) -> Option<Alert> {
+        let mut alert = self.active.shift_remove(alert_id)?;
+        alert.status = AlertStatus::Cleared;
+        alert.cleared_at = Some(now);
+        push_bounded(&mut self.cleared, alert.clone(), self.max_cleared);
+        Some(alert)
+    }
+
+    /// Whether an alert is active.
+    pub fn is_active(&self, alert_id: &str) -> bool {
+        self.active.contains_key(alert_id)
     }
 
     /// Active alerts, oldest first.
@@ -320,6 +376,7 @@ fn message(
     let side = match condition {
         AlertCondition::AboveMax => "above the maximum",
         AlertCondition::BelowMin => "below the minimum",
+        AlertCondition::DesiredNotReached | AlertCondition::Rule => "beyond",
     };
     let level = if severity == Severity::Critical {
         " (critical)"

@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::error::ConfigError;
 use crate::limits::{self, MAX_PROPERTIES};
+use crate::sync::ConflictStrategy;
 use crate::Millis;
 
 /// Telemetry interval assumed when a configuration gives none: one second.
@@ -172,6 +173,10 @@ pub struct ConnectionConfig {
     /// Delay before reconnecting, in ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reconnect_interval: Option<Millis>,
+    /// MQTT protocol level, as MQTT.js names it: 4 (MQTT 3.1.1, the
+    /// default) or 5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol_version: Option<u8>,
 }
 
 impl fmt::Debug for ConnectionConfig {
@@ -183,6 +188,7 @@ impl fmt::Debug for ConnectionConfig {
             .field("topic", &self.topic)
             .field("reconnect", &self.reconnect)
             .field("reconnect_interval", &self.reconnect_interval)
+            .field("protocol_version", &self.protocol_version)
             .finish()
     }
 }
@@ -364,6 +370,12 @@ impl ConnectionConfig {
                 reason: "must be greater than 0".into(),
             });
         }
+        if self.protocol_version.is_some_and(|v| v != 4 && v != 5) {
+            return Err(ConfigError::Invalid {
+                field: "connectionConfig.protocolVersion".into(),
+                reason: "must be 4 (MQTT 3.1.1) or 5".into(),
+            });
+        }
         Ok(())
     }
 }
@@ -414,6 +426,19 @@ pub struct TwinOptions {
     pub hysteresis: f64,
     /// Per property, explicit critical limits that replace the margin.
     pub critical_bands: BTreeMap<String, CriticalBand>,
+    /// What happens to a desired edit based on a stale version: `reject`,
+    /// `lastWriterWins`, `deviceWins` or `custom` (see [`crate::sync`]).
+    /// Default: `reject`.
+    pub conflict_strategy: ConflictStrategy,
+    /// How long a desired value may go unreported before a
+    /// `DESIRED_NOT_REACHED` alert, in ms. Default: none (no alert).
+    pub divergence_timeout: Option<Millis>,
+    /// Sync records kept (desired values sent, reports of properties with a
+    /// desired value). Default: 256.
+    pub sync_history_capacity: usize,
+    /// Audit entries kept (desired values and commands sent to the device);
+    /// the oldest are dropped beyond it. Default: 1,000.
+    pub audit_capacity: usize,
 }
 
 /// Explicit critical limits for one property.
@@ -436,6 +461,10 @@ impl Default for TwinOptions {
             critical_margin: 0.10,
             hysteresis: 0.02,
             critical_bands: BTreeMap::new(),
+            conflict_strategy: ConflictStrategy::Reject,
+            divergence_timeout: None,
+            sync_history_capacity: 256,
+            audit_capacity: 1_000,
         }
     }
 }
@@ -461,6 +490,9 @@ impl TwinOptions {
         }
         if !(self.hysteresis.is_finite() && (0.0..1.0).contains(&self.hysteresis)) {
             return Err(invalid("hysteresis", "must be a number in [0, 1)"));
+        }
+        if self.divergence_timeout == Some(0) {
+            return Err(invalid("divergenceTimeout", "must be greater than 0"));
         }
         for name in self.critical_bands.keys() {
             match config.property(name) {

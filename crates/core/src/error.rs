@@ -186,6 +186,66 @@ pub enum TwinError {
         /// What was wrong.
         reason: String,
     },
+    /// A desired edit was based on a stale version and the twin's conflict
+    /// strategy refused it; carries the current state and the winner.
+    #[error("{0}")]
+    Conflict(Box<crate::sync::Conflict>),
+    /// The device's lifecycle state does not allow the operation.
+    #[error("device `{device_id}` is {state}: {what} refused")]
+    Lifecycle {
+        /// The device.
+        device_id: String,
+        /// Its lifecycle state.
+        state: crate::lifecycle::LifecycleState,
+        /// What was refused, e.g. `commands`.
+        what: &'static str,
+    },
+    /// A lifecycle transition is not allowed.
+    #[error("device `{device_id}` cannot go from {from} to {to}")]
+    InvalidTransition {
+        /// The device.
+        device_id: String,
+        /// Its state.
+        from: crate::lifecycle::LifecycleState,
+        /// The state asked for.
+        to: crate::lifecycle::LifecycleState,
+    },
+    /// A lifecycle log could not be replayed.
+    #[error("lifecycle log, event {seq}: {reason}")]
+    InvalidLifecycleLog {
+        /// The sequence number of the offending event.
+        seq: u64,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A rule (or a proposed action) was refused.
+    #[error("rule `{rule_id}`: {reason}")]
+    InvalidRule {
+        /// The rule id (or the proposing actor).
+        rule_id: String,
+        /// Why.
+        reason: String,
+    },
+    /// A dry run could not run (no model, or it could not answer).
+    #[error("dry run failed: {reason}")]
+    DryRunFailed {
+        /// Why.
+        reason: String,
+    },
+    /// No proposal with this id is kept.
+    #[error("unknown proposal {proposal_id}")]
+    UnknownProposal {
+        /// The proposal id.
+        proposal_id: u64,
+    },
+    /// The proposal was already decided.
+    #[error("proposal {proposal_id} is {status}, not pending approval")]
+    ProposalNotPending {
+        /// The proposal id.
+        proposal_id: u64,
+        /// Its status.
+        status: &'static str,
+    },
     /// A telemetry or report record was refused as a whole.
     #[error("invalid report: {reason}")]
     InvalidReport {
@@ -215,6 +275,14 @@ impl TwinError {
             Self::InvalidThreshold { .. } => "INVALID_THRESHOLD",
             Self::InvalidValue { .. } => "INVALID_VALUE",
             Self::InvalidReport { .. } => "INVALID_REPORT",
+            Self::Conflict(_) => "CONFLICT",
+            Self::Lifecycle { .. } => "LIFECYCLE",
+            Self::InvalidTransition { .. } => "INVALID_TRANSITION",
+            Self::InvalidLifecycleLog { .. } => "INVALID_LIFECYCLE_LOG",
+            Self::InvalidRule { .. } => "INVALID_RULE",
+            Self::DryRunFailed { .. } => "DRY_RUN_FAILED",
+            Self::UnknownProposal { .. } => "UNKNOWN_PROPOSAL",
+            Self::ProposalNotPending { .. } => "PROPOSAL_NOT_PENDING",
         }
     }
 }

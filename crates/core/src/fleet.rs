@@ -1,11 +1,17 @@
-//! A fleet of twins, with their events merged into one stream.
+//! A fleet of twins, with their events merged into one stream, their
+//! lifecycle kept as an append-only log (see [`crate::lifecycle`]) and their
+//! audit trails merged.
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
+use crate::audit::{Actor, AuditEntry, AuditQuery};
 use crate::config::{DeviceConfig, TwinOptions};
 use crate::error::TwinError;
 use crate::events::{DeviceEvent, EventBus, Subscription};
+use crate::lifecycle::{
+    LifecycleChange, LifecycleCounts, LifecycleEvent, LifecycleLog, LifecycleState,
+};
 use crate::twin::{ConnectionState, DigitalTwin};
 use crate::Millis;
 
@@ -23,6 +29,8 @@ pub struct FleetStatus {
     pub connecting: usize,
     /// Active alerts over all twins.
     pub alerts: usize,
+    /// Twins per lifecycle state.
+    pub lifecycle: LifecycleCounts,
 }
 
 impl FleetStatus {
@@ -38,6 +46,7 @@ impl FleetStatus {
                 ConnectionState::Disconnected => {}
             }
             status.alerts += twin.alerts().active_count();
+            status.lifecycle.add(twin.lifecycle());
         }
         status.disconnected = status.total - status.connected;
         status
@@ -49,6 +58,7 @@ impl FleetStatus {
 pub struct FleetManager {
     twins: IndexMap<String, DigitalTwin>,
     bus: EventBus,
+    lifecycle: LifecycleLog,
 }
 
 impl FleetManager {
@@ -79,11 +89,46 @@ impl FleetManager {
     }
 
     /// Adds an existing twin; its events are forwarded to fleet handlers.
+    /// It joins in its lifecycle state (`active` for a new twin), logged
+    /// without a time.
     pub fn add_twin(&mut self, twin: DigitalTwin) -> Result<&mut DigitalTwin, TwinError> {
+        self.join(twin, None)
+    }
+
+    /// Creates a twin in state `provisioned` (no commands, no rules until it
+    /// is made `active`) and adds it, logged at `now`.
+    pub fn provision_device(
+        &mut self,
+        config: DeviceConfig,
+        options: TwinOptions,
+        now: Millis,
+    ) -> Result<&mut DigitalTwin, TwinError> {
+        if self.twins.contains_key(&config.id) {
+            return Err(TwinError::DuplicateDevice {
+                device_id: config.id,
+            });
+        }
+        let mut twin = DigitalTwin::with_options(config, options)?;
+        twin.set_lifecycle(LifecycleState::Provisioned, now);
+        self.join(twin, Some(now))
+    }
+
+    fn join(
+        &mut self,
+        twin: DigitalTwin,
+        now: Option<Millis>,
+    ) -> Result<&mut DigitalTwin, TwinError> {
         let id = twin.id().to_string();
         if self.twins.contains_key(&id) {
             return Err(TwinError::DuplicateDevice { device_id: id });
         }
+        self.lifecycle.append(
+            &id,
+            now,
+            LifecycleChange::Added {
+                state: twin.lifecycle(),
+            },
+        );
         let bus = self.bus.clone();
         // The twin's own bus owns this forwarder; disposing the twin ends it.
         twin.on_any(move |event| bus.emit(event));
@@ -132,7 +177,88 @@ impl FleetManager {
         // Fleet handlers still see the twin's last events (commands failed,
         // disconnected); disposing also ends the forwarding subscription.
         twin.dispose(now);
+        self.lifecycle
+            .append(device_id, Some(now), LifecycleChange::Removed);
         Ok(())
+    }
+
+    // ----- lifecycle -------------------------------------------------------
+
+    /// Moves a device to another lifecycle state, by `actor`, and logs it.
+    /// Refused, changing nothing, when the transition is not allowed.
+    pub fn set_lifecycle(
+        &mut self,
+        device_id: &str,
+        to: LifecycleState,
+        actor: Actor,
+        reason: Option<&str>,
+        now: Millis,
+    ) -> Result<&LifecycleEvent, TwinError> {
+        actor.check()?;
+        let twin = self
+            .twins
+            .get_mut(device_id)
+            .ok_or_else(|| TwinError::UnknownDevice {
+                device_id: crate::limits::printable(device_id),
+            })?;
+        let from = twin.lifecycle();
+        if !from.can_become(to) {
+            return Err(TwinError::InvalidTransition {
+                device_id: device_id.to_string(),
+                from,
+                to,
+            });
+        }
+        twin.set_lifecycle(to, now);
+        self.lifecycle.append(
+            device_id,
+            Some(now),
+            LifecycleChange::Transition {
+                from,
+                to,
+                actor,
+                reason: reason.map(crate::limits::printable),
+            },
+        );
+        Ok(self
+            .lifecycle
+            .events()
+            .last()
+            .unwrap_or_else(|| unreachable!("just appended")))
+    }
+
+    /// The append-only lifecycle log.
+    pub fn lifecycle_log(&self) -> &LifecycleLog {
+        &self.lifecycle
+    }
+
+    /// Each device's lifecycle state, in the order added.
+    pub fn lifecycle_states(&self) -> IndexMap<String, LifecycleState> {
+        self.twins
+            .iter()
+            .map(|(id, t)| (id.clone(), t.lifecycle()))
+            .collect()
+    }
+
+    // ----- audit -----------------------------------------------------------
+
+    /// Every twin's audit entries matching `query`, merged in time order
+    /// (ties in the order twins were added); `limit` applies to the merge.
+    pub fn audit(&self, query: &AuditQuery) -> Vec<&AuditEntry> {
+        let unlimited = AuditQuery {
+            limit: None,
+            ..query.clone()
+        };
+        let mut all: Vec<&AuditEntry> = self
+            .devices()
+            .flat_map(|t| t.audit_entries(&unlimited))
+            .collect();
+        // Stable: entries of one twin keep their order.
+        all.sort_by_key(|e| e.timestamp());
+        if let Some(limit) = query.limit {
+            all.drain(..all.len().saturating_sub(limit));
+        }
+        all
     }
 
     /// Connects every twin (the reference's `connectAll`).

@@ -39,20 +39,31 @@
 #![deny(missing_docs)]
 
 pub mod alerts;
+pub mod audit;
 pub mod commands;
 pub mod config;
 pub mod error;
 pub mod events;
 pub mod fleet;
 pub mod history;
+pub mod http_link;
 pub mod ids;
+pub mod json_link;
+pub mod lifecycle;
 pub mod limits;
+pub mod link;
+pub mod physics;
 pub mod prediction;
+pub mod reconnect;
+pub mod rules;
 pub mod state;
+pub mod sync;
 pub mod twin;
 pub mod value;
+pub mod wire;
 
 pub use alerts::{Alert, AlertCondition, AlertStatus, Severity, ThresholdAlerts};
+pub use audit::{Actor, AuditAction, AuditEntry, AuditLog, AuditOutcome, AuditQuery};
 pub use commands::{CommandResponse, CommandStatus, CommandTracker, DeviceCommand};
 pub use config::{
     ConnectionConfig, ConnectionType, CriticalBand, DeviceConfig, PropertyDefinition, PropertyType,
@@ -62,10 +73,23 @@ pub use error::{ConfigError, TwinError};
 pub use events::{DeviceEvent, EventData, EventType, Subscription};
 pub use fleet::{FleetManager, FleetStatus};
 pub use history::TelemetryHistory;
+pub use lifecycle::{
+    LifecycleChange, LifecycleCounts, LifecycleEvent, LifecycleLog, LifecycleState,
+};
+pub use physics::{Rng, Sensor, SensorFault, ThermalModel, WearModel};
 pub use prediction::{MaintenancePrediction, PredictiveMaintenance, Threshold};
+pub use rules::{
+    Action, ActionModel, ApprovalPolicy, Comparison, Condition, DryRun, Goal, Proposal,
+    ProposalStatus, Rule, RuleEngine, Scope, Trigger,
+};
 pub use state::{DeviceState, PropertyMetadata, UpdateSource};
+pub use sync::{
+    Conflict, ConflictSide, ConflictStrategy, DesiredWrite, Divergence, MergeDecision, MergeInput,
+    SyncDirection, SyncRecord,
+};
 pub use twin::{ConnectionState, DigitalTwin, Inbound, Outbound, ReportOutcome};
 pub use value::{TelemetryData, TelemetryValue};
+pub use wire::{Message as WireMessage, WireError};
 
 /// Milliseconds since the Unix epoch, as JavaScript's `Date.now()` gives them.
 pub type Millis = u64;

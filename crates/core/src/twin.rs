@@ -12,16 +12,22 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::alerts::{Alert, ThresholdAlerts};
-use crate::commands::{CommandResponse, CommandTracker, DeviceCommand};
+use crate::alerts::{Alert, AlertCondition, Severity, ThresholdAlerts};
+use crate::audit::{Actor, AuditAction, AuditEntry, AuditLog, AuditOutcome, AuditQuery};
+use crate::commands::{CommandResponse, CommandStatus, CommandTracker, DeviceCommand};
 use crate::config::{DeviceConfig, PropertyDefinition, TwinOptions};
 use crate::error::{ConfigError, TwinError};
 use crate::events::{
     ConnectionInfo, DeviceEvent, ErrorInfo, EventBus, EventData, EventType, Subscription,
 };
 use crate::history::TelemetryHistory;
+use crate::lifecycle::LifecycleState;
 use crate::limits::{self, MAX_UNKNOWN_PROPERTIES};
 use crate::state::{DeviceState, UpdateSource};
+use crate::sync::{
+    Conflict, ConflictSide, ConflictStrategy, DesiredWrite, Divergence, MergeDecision, MergeFn,
+    MergeInput, SyncDirection, SyncRecord, SyncTracker,
+};
 use crate::value::{json_type_name, TelemetryData, TelemetryValue};
 use crate::Millis;
 
@@ -107,6 +113,29 @@ pub struct DigitalTwin {
     outbox: VecDeque<Queued>,
     queued_desired: HashSet<String>,
     bus: EventBus,
+    sync: SyncTracker,
+    merge: MergeSlot,
+    audit: AuditLog,
+    /// The audit entry of each property's latest desired value, until the
+    /// device reports it (or it is superseded).
+    desired_audit: HashMap<String, u64>,
+    /// The audit entry of each unfinished command.
+    command_audit: HashMap<String, u64>,
+    lifecycle: LifecycleState,
+}
+
+/// The custom merge callback, owned by the twin.
+#[derive(Default)]
+struct MergeSlot(Option<MergeFn>);
+
+impl std::fmt::Debug for MergeSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Some(<merge fn>)"
+        } else {
+            "None"
+        })
+    }
 }
 
 impl DigitalTwin {
@@ -136,6 +165,12 @@ impl DigitalTwin {
             outbox: VecDeque::new(),
             queued_desired: HashSet::new(),
             bus: EventBus::new(),
+            sync: SyncTracker::new(options.sync_history_capacity),
+            merge: MergeSlot::default(),
+            audit: AuditLog::new(&config.id, options.audit_capacity),
+            desired_audit: HashMap::new(),
+            command_audit: HashMap::new(),
+            lifecycle: LifecycleState::Active,
             property_index,
             config,
             options,
@@ -288,17 +323,413 @@ impl DigitalTwin {
         source: UpdateSource,
         now: Millis,
     ) -> Result<(), TwinError> {
+        let actor = match source {
+            UpdateSource::User => Actor::User,
+            UpdateSource::Cloud | UpdateSource::Device => Actor::Cloud,
+        };
+        self.check_lifecycle(LifecycleState::accepts_desired, "desired values")?;
         self.check_desired(property, &value)?;
+        self.write_desired(property, value, &actor, None, now);
+        Ok(())
+    }
+
+    /// Sets a desired value as the user, based on the state version
+    /// `base_version` (optimistic concurrency, see [`crate::sync`]). A stale
+    /// edit is handled by the twin's [`ConflictStrategy`]: with the default,
+    /// it is refused with [`TwinError::Conflict`] and nothing changes.
+    pub fn set_desired_if(
+        &mut self,
+        property: &str,
+        value: Value,
+        base_version: u64,
+        now: Millis,
+    ) -> Result<DesiredWrite, TwinError> {
+        self.set_desired_as(property, value, Some(base_version), Actor::User, now)
+    }
+
+    /// Sets a desired value on behalf of `actor`, based on `base_version`
+    /// when given (without one, last writer wins). Every accepted edit is
+    /// recorded in the audit log.
+    pub fn set_desired_as(
+        &mut self,
+        property: &str,
+        value: Value,
+        base_version: Option<u64>,
+        actor: Actor,
+        now: Millis,
+    ) -> Result<DesiredWrite, TwinError> {
+        self.write_desired_checked(property, value, base_version, &actor, None, now)
+    }
+
+    pub(crate) fn write_desired_checked(
+        &mut self,
+        property: &str,
+        value: Value,
+        base_version: Option<u64>,
+        actor: &Actor,
+        approved_by: Option<&str>,
+        now: Millis,
+    ) -> Result<DesiredWrite, TwinError> {
+        actor.check()?;
+        self.check_lifecycle(LifecycleState::accepts_desired, "desired values")?;
+        self.check_desired(property, &value)?;
+        let mut value = value;
+        let mut overwritten = None;
+        let mut merged = false;
+        if let Some(base) = base_version {
+            if let Some((side, winner_version)) = self.stale(property, base) {
+                let theirs = self.state.desired().get(property).cloned();
+                match (self.options.conflict_strategy, side) {
+                    (ConflictStrategy::LastWriterWins, ConflictSide::Desired) => {
+                        overwritten = Some(theirs.unwrap_or(Value::Null));
+                    }
+                    (ConflictStrategy::Custom, ConflictSide::Desired) => {
+                        let decision = self.merge.0.as_mut().map(|merge| {
+                            merge(&MergeInput {
+                                property,
+                                base_version: base,
+                                ours: &value,
+                                theirs: theirs.as_ref(),
+                                reported: self.state.reported().get(property),
+                                theirs_version: winner_version,
+                            })
+                        });
+                        match decision {
+                            Some(MergeDecision::Write(merged_value)) => {
+                                self.check_desired(property, &merged_value)?;
+                                value = merged_value;
+                                overwritten = Some(theirs.unwrap_or(Value::Null));
+                                merged = true;
+                            }
+                            _ => {
+                                return Err(self.conflict(
+                                    property,
+                                    base,
+                                    side,
+                                    winner_version,
+                                    value,
+                                ))
+                            }
+                        }
+                    }
+                    _ => return Err(self.conflict(property, base, side, winner_version, value)),
+                }
+            }
+        }
+        let mut write = self.write_desired(property, value, actor, approved_by, now);
+        write.overwritten = overwritten;
+        write.merged = merged;
+        Ok(write)
+    }
+
+    /// Whether an edit of `property` based on `base` is stale: which side
+    /// won, and at which version.
+    fn stale(&self, property: &str, base: u64) -> Option<(ConflictSide, u64)> {
+        let current = self.state.version();
+        let reported_at = self.sync.reported_version(property);
+        if self.options.conflict_strategy == ConflictStrategy::DeviceWins && reported_at > base {
+            return Some((ConflictSide::Reported, reported_at));
+        }
+        let desired_at = self.sync.desired_version(property);
+        if desired_at > base {
+            Some((ConflictSide::Desired, desired_at))
+        } else if base > current {
+            // A version this twin never had (e.g. read from another twin).
+            Some((ConflictSide::Desired, current))
+        } else {
+            None
+        }
+    }
+
+    fn conflict(
+        &self,
+        property: &str,
+        base_version: u64,
+        side: ConflictSide,
+        winner_version: u64,
+        attempted: Value,
+    ) -> TwinError {
+        let winner = match side {
+            ConflictSide::Desired => self.state.desired().get(property),
+            ConflictSide::Reported => self.state.reported().get(property),
+        };
+        TwinError::Conflict(Box::new(Conflict {
+            property: property.to_string(),
+            base_version,
+            current_version: self.state.version(),
+            winner_version,
+            winner_side: side,
+            winner: winner.cloned().unwrap_or(Value::Null),
+            attempted,
+            state: self.state.clone(),
+        }))
+    }
+
+    /// Writes a checked desired value, queues it for the device and emits
+    /// the change.
+    fn write_desired(
+        &mut self,
+        property: &str,
+        value: Value,
+        actor: &Actor,
+        approved_by: Option<&str>,
+        now: Millis,
+    ) -> DesiredWrite {
+        let unchanged = DesiredWrite {
+            property: property.to_string(),
+            value: Value::Null,
+            version: self.state.version(),
+            overwritten: None,
+            merged: false,
+            audit_id: None,
+        };
         let value = (!value.is_null()).then_some(value);
         if value.is_none() && !self.state.desired().contains_key(property) {
-            return Ok(());
+            return unchanged;
         }
-        self.state.write_desired(property, value, source, now);
+        self.state
+            .write_desired(property, value.clone(), actor.update_source(), now);
+        let version = self.state.version();
+        self.sync.desired_written(property, version);
+        let audit_id = self.audit_desired(property, value.as_ref(), actor, approved_by, now);
+        let mut alerts = Vec::new();
+        self.refresh_divergence(property, now, &mut alerts);
         if self.queued_desired.insert(property.to_string()) {
             self.outbox.push_back(Queued::Desired(property.to_string()));
         }
         self.emit_state(now);
-        Ok(())
+        for alert in alerts {
+            self.emit(now, EventData::Alert(alert));
+        }
+        DesiredWrite {
+            value: value.unwrap_or(Value::Null),
+            version,
+            audit_id: Some(audit_id),
+            ..unchanged
+        }
+    }
+
+    fn audit_desired(
+        &mut self,
+        property: &str,
+        value: Option<&Value>,
+        actor: &Actor,
+        approved_by: Option<&str>,
+        now: Millis,
+    ) -> u64 {
+        if let Some(previous) = self.desired_audit.remove(property) {
+            self.audit
+                .advance(previous, AuditOutcome::Superseded, None, now);
+        }
+        let action = AuditAction::Desired {
+            property: property.to_string(),
+            value: value.cloned().unwrap_or(Value::Null),
+            version: self.state.version(),
+        };
+        let id = self.audit.record(actor, approved_by, action, now);
+        if value.is_some() && !self.state.delta().contains_key(property) {
+            let detail = Some("the device already reported this value".to_string());
+            self.audit.advance(id, AuditOutcome::Reached, detail, now);
+        } else {
+            self.desired_audit.insert(property.to_string(), id);
+        }
+        id
+    }
+
+    fn audit_command(&mut self, command: &DeviceCommand, now: Millis) {
+        let Some(&id) = self.command_audit.get(&command.command_id) else {
+            return;
+        };
+        let (outcome, detail) = match command.status {
+            CommandStatus::Pending => (AuditOutcome::Queued, None),
+            CommandStatus::Sent => (AuditOutcome::Sent, None),
+            CommandStatus::Acknowledged => (AuditOutcome::Acknowledged, None),
+            CommandStatus::Completed => (
+                AuditOutcome::Completed,
+                command.result.as_ref().map(Value::to_string),
+            ),
+            CommandStatus::Failed => (AuditOutcome::Failed, command.error.clone()),
+        };
+        if command.status.is_terminal() {
+            self.command_audit.remove(&command.command_id);
+        }
+        self.audit.advance(id, outcome, detail, now);
+    }
+
+    // ----- lifecycle -----------------------------------------------------
+
+    /// Where the device is in its lifecycle (`active` unless a fleet moved
+    /// it; see [`crate::lifecycle`]).
+    pub fn lifecycle(&self) -> LifecycleState {
+        self.lifecycle
+    }
+
+    fn check_lifecycle(
+        &self,
+        allows: fn(LifecycleState) -> bool,
+        what: &'static str,
+    ) -> Result<(), TwinError> {
+        if allows(self.lifecycle) {
+            Ok(())
+        } else {
+            Err(TwinError::Lifecycle {
+                device_id: self.config.id.clone(),
+                state: self.lifecycle,
+                what,
+            })
+        }
+    }
+
+    /// Moves the twin to a lifecycle state (the fleet checks the transition
+    /// and logs it). Commands in flight fail when commands are no longer
+    /// accepted; a decommissioned twin drops its queue and disconnects.
+    pub(crate) fn set_lifecycle(&mut self, state: LifecycleState, now: Millis) {
+        self.lifecycle = state;
+        if !state.accepts_commands() {
+            let reason = format!("device {state}");
+            let mut failed = Vec::new();
+            self.commands.fail_all(&reason, now, &mut failed);
+            for command in failed {
+                self.audit_command(&command, now);
+                self.emit(now, EventData::Command(command));
+            }
+            self.outbox.retain(|q| matches!(q, Queued::Desired(_)));
+        }
+        if state == LifecycleState::Decommissioned {
+            self.outbox.clear();
+            self.queued_desired.clear();
+            self.handle_disconnected(Some("device decommissioned"), now);
+        }
+    }
+
+    // ----- rule alerts ---------------------------------------------------
+
+    /// Raises the alert of a rule's `raiseAlert` action.
+    pub(crate) fn raise_rule_alert(
+        &mut self,
+        proposal: &crate::rules::Proposal,
+        severity: Severity,
+        message: &str,
+        now: Millis,
+    ) -> Alert {
+        let (property, value, threshold) = match &proposal.trigger {
+            Some(t) => (t.signal.as_str(), t.value, t.threshold),
+            None => (proposal.actor_name(), 0.0, 0.0),
+        };
+        let alert = self.alerts.raise(
+            property,
+            AlertCondition::Rule,
+            severity,
+            format!("{message} ({})", proposal.actor),
+            value,
+            threshold,
+            now,
+        );
+        self.emit(now, EventData::Alert(alert.clone()));
+        alert
+    }
+
+    /// Clears a rule's alert once the rule re-armed (unless cleared by hand).
+    pub(crate) fn resolve_rule_alert(&mut self, alert_id: &str, now: Millis) {
+        if let Some(alert) = self.alerts.resolve(alert_id, now) {
+            self.emit(now, EventData::Alert(alert));
+        }
+    }
+
+    // ----- audit ---------------------------------------------------------
+
+    /// The audit log: every desired value and command sent to the device,
+    /// who asked, when, and the outcome so far. Read-only.
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// Audit entries matching `query`, oldest first.
+    pub fn audit_entries(&self, query: &AuditQuery) -> Vec<&AuditEntry> {
+        self.audit.query(query)
+    }
+
+    /// Audit entries matching `query` as CSV (RFC 4180).
+    pub fn audit_csv(&self, query: &AuditQuery) -> String {
+        crate::audit::to_csv(self.audit.query(query))
+    }
+
+    /// Audit entries matching `query` as a JSON array.
+    pub fn audit_json(&self, query: &AuditQuery) -> String {
+        crate::audit::to_json(self.audit.query(query))
+    }
+
+    /// Sets the merge callback of the `custom` conflict strategy (replacing
+    /// any previous one). It is called for stale edits only, and the twin
+    /// owns it until replaced or the twin is dropped.
+    pub fn set_merge(&mut self, merge: impl FnMut(&MergeInput<'_>) -> MergeDecision + 'static) {
+        self.merge.0 = Some(Box::new(merge));
+    }
+
+    /// The state version at which a property's desired value last changed
+    /// (0 if never).
+    pub fn desired_version(&self, property: &str) -> u64 {
+        self.sync.desired_version(property)
+    }
+
+    /// The state version at which a property's reported value last changed
+    /// (0 if never).
+    pub fn reported_version(&self, property: &str) -> u64 {
+        self.sync.reported_version(property)
+    }
+
+    // ----- divergence and sync history ----------------------------------
+
+    /// How far a property's desired value is from its reported one, if it
+    /// diverges.
+    pub fn divergence(&self, property: &str, now: Millis) -> Option<Divergence> {
+        self.sync.divergence(property, &self.state, now)
+    }
+
+    /// Every diverging property, longest first.
+    pub fn divergences(&self, now: Millis) -> Vec<Divergence> {
+        self.sync.divergences(&self.state, now)
+    }
+
+    /// Sync records (desired values sent, reports of properties with a
+    /// desired value), oldest first: the newest `limit` (all when `None`),
+    /// of one property or of all.
+    pub fn sync_history(&self, property: Option<&str>, limit: Option<usize>) -> Vec<SyncRecord> {
+        self.sync.history(property, limit)
+    }
+
+    fn refresh_divergence(&mut self, property: &str, now: Millis, alerts: &mut Vec<Alert>) {
+        if let Some(alert_id) = self.sync.refresh(property, &self.state, now) {
+            alerts.extend(self.alerts.resolve(&alert_id, now));
+        }
+    }
+
+    fn raise_divergence_alerts(&mut self, now: Millis) {
+        let timeout = self.options.divergence_timeout;
+        for (property, since) in self.sync.due(timeout, now) {
+            let desired = self.state.desired().get(&property);
+            let reported = self.state.reported().get(&property);
+            let shown =
+                |v: Option<&Value>| v.map_or_else(|| "nothing".to_string(), Value::to_string);
+            let message = format!(
+                "{property}: desired {} not reached after {} ms (reported {})",
+                shown(desired),
+                now.saturating_sub(since),
+                shown(reported)
+            );
+            let number = |v: Option<&Value>| v.and_then(Value::as_f64).unwrap_or(0.0);
+            let alert = self.alerts.raise(
+                &property,
+                AlertCondition::DesiredNotReached,
+                Severity::Warning,
+                message,
+                number(reported),
+                number(desired),
+                now,
+            );
+            self.sync.set_alert(&property, alert.id.clone());
+            self.emit(now, EventData::Alert(alert));
+        }
     }
 
     fn check_desired(&self, property: &str, value: &Value) -> Result<(), TwinError> {
@@ -343,7 +774,38 @@ impl DigitalTwin {
         payload: Value,
         now: Millis,
     ) -> Result<DeviceCommand, TwinError> {
+        self.send_command_as(name, payload, Actor::User, now)
+    }
+
+    /// Creates a command on behalf of `actor` (recorded in the audit log).
+    pub fn send_command_as(
+        &mut self,
+        name: &str,
+        payload: Value,
+        actor: Actor,
+        now: Millis,
+    ) -> Result<DeviceCommand, TwinError> {
+        self.send_command_checked(name, payload, &actor, None, now)
+    }
+
+    pub(crate) fn send_command_checked(
+        &mut self,
+        name: &str,
+        payload: Value,
+        actor: &Actor,
+        approved_by: Option<&str>,
+        now: Millis,
+    ) -> Result<DeviceCommand, TwinError> {
+        actor.check()?;
+        self.check_lifecycle(LifecycleState::accepts_commands, "commands")?;
         let command = self.commands.create(name, payload, now)?;
+        let action = AuditAction::Command {
+            command_id: command.command_id.clone(),
+            name: command.name.clone(),
+            payload: command.payload.clone(),
+        };
+        let id = self.audit.record(actor, approved_by, action, now);
+        self.command_audit.insert(command.command_id.clone(), id);
         self.outbox
             .push_back(Queued::Command(command.command_id.clone()));
         if self.bus.wants(EventType::Command) {
@@ -368,6 +830,20 @@ impl DigitalTwin {
                         .get(&property)
                         .cloned()
                         .unwrap_or(Value::Null);
+                    self.sync.record(
+                        now,
+                        &property,
+                        SyncDirection::Sent,
+                        value.clone(),
+                        &self.state,
+                    );
+                    if let Some(&id) = self.desired_audit.get(&property) {
+                        self.audit.advance(id, AuditOutcome::Sent, None, now);
+                        if value.is_null() {
+                            // A clear is never reported back; sent is final enough.
+                            self.desired_audit.remove(&property);
+                        }
+                    }
                     return Some(Outbound::Desired {
                         property,
                         value,
@@ -377,6 +853,7 @@ impl DigitalTwin {
                 Queued::Command(id) => {
                     // A command that failed (timed out) while queued is dropped.
                     if let Ok(command) = self.commands.mark_sent(&id, now) {
+                        self.audit_command(&command, now);
                         if self.bus.wants(EventType::Command) {
                             self.emit(now, EventData::Command(command.clone()));
                         }
@@ -395,16 +872,37 @@ impl DigitalTwin {
 
     /// The earliest time at which [`DigitalTwin::handle_timeout`] has work.
     pub fn poll_timeout(&self) -> Option<Millis> {
-        self.commands.poll_timeout()
+        let divergence = self.sync.poll_timeout(self.options.divergence_timeout);
+        match (self.commands.poll_timeout(), divergence) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    /// Fails commands whose timeout has passed.
+    /// Reports a problem a transport met (a malformed message, a refused
+    /// connection) as an `error` event; state is untouched. The message
+    /// must not carry credentials.
+    pub fn report_error(&self, code: &str, message: &str, now: Millis) {
+        self.emit(
+            now,
+            EventData::Error(ErrorInfo {
+                code: code.to_string(),
+                message: message.to_string(),
+                property: None,
+            }),
+        );
+    }
+
+    /// Fails commands whose timeout has passed and raises divergence
+    /// alerts that are due.
     pub fn handle_timeout(&mut self, now: Millis) {
         let mut failed = Vec::new();
         self.commands.handle_timeout(now, &mut failed);
         for command in failed {
+            self.audit_command(&command, now);
             self.emit(now, EventData::Command(command));
         }
+        self.raise_divergence_alerts(now);
     }
 
     // ----- alerts --------------------------------------------------------
@@ -431,6 +929,9 @@ impl DigitalTwin {
     /// it is `connecting` until a transport calls
     /// [`DigitalTwin::handle_connected`].
     pub fn connect(&mut self, now: Millis) -> ConnectionState {
+        if self.lifecycle == LifecycleState::Decommissioned {
+            return self.connection;
+        }
         match (self.connection, &self.config.connection_type) {
             (ConnectionState::Connected, _) => {}
             (_, None) => self.handle_connected(now),
@@ -486,11 +987,13 @@ impl DigitalTwin {
         let mut failed = Vec::new();
         self.commands.fail_all("twin disposed", now, &mut failed);
         for command in failed {
+            self.audit_command(&command, now);
             self.emit(now, EventData::Command(command));
         }
         self.disconnect(now);
         self.outbox.clear();
         self.queued_desired.clear();
+        self.sync.clear();
         self.bus.clear();
     }
 
@@ -577,6 +1080,7 @@ impl DigitalTwin {
     ) -> Result<(), TwinError> {
         match self.commands.handle_response(response, now) {
             Ok(Some(command)) => {
+                self.audit_command(&command, now);
                 self.emit(now, EventData::Command(command));
                 Ok(())
             }
@@ -595,6 +1099,14 @@ impl DigitalTwin {
         now: Millis,
     ) -> ReportOutcome {
         let mut outcome = ReportOutcome::default();
+        if let Err(error) = self.check_lifecycle(LifecycleState::accepts_reports, "reports") {
+            self.emit_error(now, &error, None);
+            outcome.rejected = values
+                .into_iter()
+                .map(|(key, _)| (limits::printable(&key), error.clone()))
+                .collect();
+            return outcome;
+        }
         let mut telemetry = BTreeMap::new();
         let mut alerts = Vec::new();
         let mut flagged = Vec::new();
@@ -664,7 +1176,7 @@ impl DigitalTwin {
             return Ok(Applied::Stale);
         }
         self.alerts.evaluate(key, &value, timestamp, alerts);
-        self.write_reported(key, value, timestamp);
+        self.write_reported(key, value, timestamp, alerts);
         Ok(Applied::Written)
     }
 
@@ -686,7 +1198,7 @@ impl DigitalTwin {
             return Ok(Applied::Stale);
         }
         let first = self.state.mark_unknown(key);
-        self.write_reported(key, value, timestamp);
+        self.write_reported(key, value, timestamp, &mut Vec::new());
         Ok(Applied::WrittenUnknown { first })
     }
 
@@ -695,11 +1207,34 @@ impl DigitalTwin {
         self.reported_at.get(key).is_some_and(|&t| timestamp < t)
     }
 
-    fn write_reported(&mut self, key: &str, value: Value, timestamp: Millis) {
+    fn write_reported(
+        &mut self,
+        key: &str,
+        value: Value,
+        timestamp: Millis,
+        alerts: &mut Vec<Alert>,
+    ) {
         self.reported_at.insert(key.to_string(), timestamp);
+        let recorded = self
+            .state
+            .desired()
+            .contains_key(key)
+            .then(|| value.clone());
         let value = (!value.is_null()).then_some(value);
         self.state
             .write_reported(key, value, UpdateSource::Device, timestamp);
+        self.sync.reported_written(key, self.state.version());
+        if self.state.desired().contains_key(key) && !self.state.delta().contains_key(key) {
+            if let Some(id) = self.desired_audit.remove(key) {
+                self.audit
+                    .advance(id, AuditOutcome::Reached, None, timestamp);
+            }
+        }
+        if let Some(value) = recorded {
+            self.sync
+                .record(timestamp, key, SyncDirection::Received, value, &self.state);
+        }
+        self.refresh_divergence(key, timestamp, alerts);
     }
 }
 

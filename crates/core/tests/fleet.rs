@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use common::{local_twin, thermostat_config, values};
 use serde_json::json;
-use twinkit_core::{EventType, FleetManager, FleetStatus, PredictiveMaintenance};
+use twinkit_core::{EventType, FleetManager, FleetStatus, LifecycleCounts, PredictiveMaintenance};
 
 fn config(id: &str) -> twinkit_core::DeviceConfig {
     let mut c = thermostat_config();
@@ -86,7 +86,11 @@ fn status_counts_connections_and_active_alerts() {
             connected: 0,
             disconnected: 3,
             connecting: 0,
-            alerts: 0
+            alerts: 0,
+            lifecycle: LifecycleCounts {
+                active: 3,
+                ..LifecycleCounts::default()
+            }
         }
     );
     fleet.connect_all(0);
@@ -103,12 +107,17 @@ fn status_counts_connections_and_active_alerts() {
             connected: 2,
             disconnected: 1,
             connecting: 1,
-            alerts: 2
+            alerts: 2,
+            lifecycle: LifecycleCounts {
+                active: 3,
+                ..LifecycleCounts::default()
+            }
         }
     );
     assert_eq!(
         serde_json::to_value(status).unwrap(),
-        json!({"total": 3, "connected": 2, "disconnected": 1, "connecting": 1, "alerts": 2})
+        json!({"total": 3, "connected": 2, "disconnected": 1, "connecting": 1, "alerts": 2,
+            "lifecycle": {"provisioned": 0, "active": 3, "maintenance": 0, "suspended": 0, "decommissioned": 0}})
     );
     fleet.disconnect_all(2);
     assert_eq!(fleet.status().connected, 0);

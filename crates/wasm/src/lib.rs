@@ -12,11 +12,13 @@
 //! Time enters here: the bindings pass `Date.now()` to the core.
 #![deny(missing_docs)]
 
+mod analytics;
 mod convert;
 mod fleet;
 mod prediction;
 mod twin;
 
+pub use analytics::AnomalyDetector;
 pub use fleet::FleetManager;
 pub use prediction::PredictiveMaintenance;
 pub use twin::DigitalTwin;

@@ -68,6 +68,31 @@ impl PredictiveMaintenance {
         Ok(out.into())
     }
 
+    /// [`analyze`](Self::analyze) with intervals: both least-squares and
+    /// Theil–Sen trends, the value at +24 h with its prediction interval,
+    /// and times to warning and critical with lower and upper bounds
+    /// (`options`: `{confidenceLevel = 0.9, robust = true}`). Also stores
+    /// the plain predictions for `getPrediction`.
+    #[wasm_bindgen(js_name = analyzeDetailed, unchecked_return_type = "DetailedPrediction[]")]
+    pub fn analyze_detailed(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "PredictionOptions")] options: Option<js_sys::Object>,
+    ) -> Result<JsValue, JsValue> {
+        let options: twinkit_analytics::PredictionOptions = match options {
+            Some(o) => serde_json::from_value(crate::convert::from_js(&o, "options")?)
+                .map_err(|e| crate::convert::js_error("INVALID_INPUT", &format!("options: {e}")))?,
+            None => twinkit_analytics::PredictionOptions::default(),
+        };
+        let detailed = twinkit_analytics::analyze_twin(
+            &mut self.core.borrow_mut(),
+            &self.twin.core(),
+            now(),
+            options,
+        )
+        .map_err(|e| crate::convert::js_error(e.code(), &e.to_string()))?;
+        to_js(&detailed)
+    }
+
     /// The last prediction for a property, or `undefined`.
     #[wasm_bindgen(js_name = getPrediction, unchecked_return_type = "MaintenancePrediction | undefined")]
     pub fn get_prediction(&self, property: &str) -> Result<JsValue, JsValue> {

@@ -116,15 +116,26 @@ impl DigitalTwin {
     }
 
     /// Connects. A twin without `connectionType` is fed in-process and
-    /// connects at once. Network transports (mqtt, websocket, http) are not
-    /// part of this build yet: the promise rejects with code
-    /// `TRANSPORT_UNAVAILABLE`.
+    /// connects at once. A `websocket` twin joins the page's shared
+    /// connection for its URL and credentials; the promise resolves once it
+    /// is connected and rejects (`NOT_CONNECTED`, `DISPOSED`) if it is
+    /// disconnected or disposed first, or if the connection fails with
+    /// `reconnect: false`. Failed attempts are also `error` events
+    /// (`CONNECT_FAILED`); retries back off exponentially with jitter.
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn connect(&self) -> Promise {
-        match self.0.connect() {
-            Ok(()) => Promise::resolve(&JsValue::UNDEFINED),
-            Err(e) => Promise::reject(&web_error(&e)),
-        }
+        let twin = self.0.clone();
+        Promise::new(&mut |resolve, reject| match twin.connect() {
+            Err(e) => {
+                let _ = reject.call1(&JsValue::NULL, &web_error(&e));
+            }
+            Ok(()) => twin.when_connected(move |result| {
+                let _ = match result {
+                    Ok(()) => resolve.call0(&JsValue::NULL),
+                    Err(e) => reject.call1(&JsValue::NULL, &web_error(&e)),
+                };
+            }),
+        })
     }
 
     /// Disconnects.
@@ -347,6 +358,40 @@ impl DigitalTwin {
             .or_throw()?
             .map_err(|e| twin_error(&e))?;
         to_js(&alert)
+    }
+
+    /// What if: "if `actuator` is set to `value` from now, when does
+    /// `property` cross `level`?" A model (`"thermal"`: first-order response
+    /// to a heater/fan/setpoint; `"wear"`: vibration rising with running
+    /// time and speed) is fitted to the twin's telemetry history and run
+    /// forward; returns the trajectory and the crossing time in hours with
+    /// bounds. Never touches the device.
+    #[wasm_bindgen(js_name = whatIf, unchecked_return_type = "ScenarioOutcome")]
+    pub fn what_if(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Scenario")] scenario: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "\"thermal\" | \"wear\"")] model: Option<String>,
+    ) -> Result<JsValue, JsValue> {
+        let scenario: twinkit_analytics::Scenario =
+            serde_json::from_value(from_js(&scenario, "scenario")?)
+                .map_err(|e| js_error("INVALID_INPUT", &format!("scenario: {e}")))?;
+        let kind = match model.as_deref() {
+            None | Some("thermal") => twinkit_analytics::ModelKind::Thermal,
+            Some("wear") => twinkit_analytics::ModelKind::Wear,
+            Some(other) => {
+                return Err(js_error(
+                    "INVALID_INPUT",
+                    &format!(
+                        "model `{}`: expected \"thermal\" or \"wear\"",
+                        twinkit_core::limits::printable(other)
+                    ),
+                ))
+            }
+        };
+        let outcome =
+            twinkit_analytics::twin_scenario(&self.0.core(), kind, &scenario, twinkit_web::now())
+                .map_err(|e| js_error(e.code(), &e.to_string()))?;
+        to_js(&outcome)
     }
 
     /// Releases the twin: in-flight commands fail, it disconnects, and every

@@ -23,6 +23,8 @@ export interface ConnectionConfig {
   topic?: string;
   reconnect?: boolean;
   reconnectInterval?: number;
+  /** MQTT only: 4 (MQTT 3.1.1, the default) or 5. */
+  protocolVersion?: 4 | 5;
 }
 
 export interface DeviceConfig {
@@ -185,4 +187,99 @@ export interface TwinError extends Error {
 export interface DigitalTwin {
   /** Subscribes to one event type; returns the unsubscribe function. */
   on<K extends EventType>(event: K, callback: (event: DeviceEventOf<K>) => void): () => void;
+}
+
+/** Detector settings (every field optional; `null` turns a detector off). */
+export interface DetectorConfig {
+  window?: number;
+  warmup?: number;
+  spikeThreshold?: number | null;
+  stuckReadings?: number | null;
+  stuckTolerance?: number;
+  rapidWindow?: number;
+  rapidRatePerMinute?: number | null;
+  rapidThreshold?: number | null;
+  driftHalfLife?: number;
+  driftThreshold?: number | null;
+  cooldown?: number;
+  group?: number;
+  clearRatio?: number;
+}
+
+export type AnomalyType = "SPIKE" | "STUCK" | "RAPID_CHANGE" | "DRIFT";
+
+export interface Detection {
+  property: string;
+  type: AnomalyType;
+  severity: "info" | "warning" | "critical";
+  value: number;
+  expectedRange: { min: number; max: number } | null;
+  score: number;
+  timestamp: number;
+  message: string;
+}
+
+export interface PropertyHealth {
+  property: string;
+  status: "HEALTHY" | "DEGRADED" | "FAILED";
+  score: number;
+  stabilityPercent: number | null;
+  noiseStd: number | null;
+  driftPerMinute: number | null;
+  freshness: "FRESH" | "STALE" | "OFFLINE";
+  ageMs: number;
+  expectedIntervalMs: number | null;
+  currentValue: number | null;
+  readings: number;
+  active: { spike: boolean; stuck: boolean; rapidChange: boolean; drift: boolean };
+  issues: string[];
+}
+
+export interface PredictionOptions {
+  /** Coverage of the intervals (default 0.9). */
+  confidenceLevel?: number;
+  /** Also fit a Theil–Sen trend (default true). */
+  robust?: boolean;
+}
+
+export interface Interval { estimate: number; lower: number; upper: number }
+/** Hours until a level is reached; `null` where it is not expected. */
+export interface Crossing { estimate: number | null; lower: number | null; upper: number | null }
+
+export interface TrendSummary {
+  method: "leastSquares" | "theilSen";
+  slopePerHour: number;
+  residualStd: number;
+  predictedValue: Interval;
+  timeToWarning: Crossing;
+  timeToCritical: Crossing;
+}
+
+export interface DetailedPrediction extends Omit<MaintenancePrediction, "timeToWarning" | "timeToCritical"> {
+  timeToWarning: number | null;
+  timeToCritical: number | null;
+  confidenceLevel: number;
+  leastSquares: TrendSummary;
+  theilSen: TrendSummary | null;
+}
+
+/** "If `actuator` is set to `value` from now, when does `property` cross `level`?" */
+export interface Scenario {
+  property: string;
+  actuator: string;
+  value: number;
+  level: number;
+  /** Default 24 h. */
+  horizonMs?: number;
+  /** Default 96. */
+  steps?: number;
+  /** Default 0.9. */
+  confidenceLevel?: number;
+}
+
+export interface ScenarioOutcome {
+  trajectory: [number, number][];
+  crossing: Crossing;
+  settlesAt: number;
+  confidenceLevel: number;
 }

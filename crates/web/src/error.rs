@@ -24,6 +24,21 @@ pub enum WebError {
         /// The id that is taken.
         device_id: String,
     },
+    /// The twin is not connected and will not be without a new
+    /// `connect()`: disconnected first, or the connection failed and may
+    /// not be retried (`reconnect: false`).
+    #[error("not connected: {reason}")]
+    NotConnected {
+        /// Why; never carries credentials.
+        reason: String,
+    },
+    /// The connection settings cannot be used (an MQTT topic prefix with a
+    /// wildcard, say).
+    #[error("invalid connection: {reason}")]
+    InvalidConnection {
+        /// Why.
+        reason: String,
+    },
     /// The twin's `connectionType` has no transport in this build.
     #[error(
         "connectionType `{kind}` has no transport in this build yet; feed the twin in-process"
@@ -43,6 +58,8 @@ impl WebError {
             WebError::Disposed { .. } => "DISPOSED",
             WebError::DuplicateDevice { .. } => "DUPLICATE_DEVICE",
             WebError::TransportUnavailable { .. } => "TRANSPORT_UNAVAILABLE",
+            WebError::NotConnected { .. } => "NOT_CONNECTED",
+            WebError::InvalidConnection { .. } => "INVALID_CONNECTION",
         }
     }
 }

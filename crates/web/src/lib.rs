@@ -29,6 +29,10 @@
 
 mod error;
 mod fleet;
+mod http_host;
+mod hub;
+mod page;
+mod socket;
 mod timer;
 mod twin;
 

@@ -6,9 +6,11 @@ use std::collections::{HashMap, VecDeque};
 use std::rc::{Rc, Weak};
 
 use twinkit_core::events::{ErrorInfo, EventData};
-use twinkit_core::{DeviceConfig, DeviceEvent, EventType, Millis, TwinOptions};
+use twinkit_core::{ConnectionType, DeviceConfig, DeviceEvent, EventType, Millis, TwinOptions};
 
 use crate::error::WebError;
+use crate::http_host::HttpHost;
+use crate::hub::{hub_for, HubInner};
 use crate::now;
 use crate::timer::Timer;
 
@@ -44,6 +46,37 @@ pub(crate) struct TwinInner {
     timer: OnceCell<Timer>,
     /// State a binding layer keeps per twin (see [`Twin::binding`]).
     binding: OnceCell<Rc<dyn Any>>,
+    /// The network connection, while connected or connecting.
+    connection: RefCell<Option<Connection>>,
+    /// Callers of [`Twin::when_connected`] waiting for the connection.
+    waiters: RefCell<Vec<Waiter>>,
+}
+
+type Waiter = Box<dyn FnOnce(Result<(), WebError>)>;
+
+/// How a networked twin reaches its device.
+#[derive(Clone)]
+enum Connection {
+    /// A socket shared with the page's other twins of the same server.
+    Shared(Rc<HubInner>),
+    /// HTTP polling of its own.
+    Http(Rc<HttpHost>),
+}
+
+impl Connection {
+    fn is_up(&self) -> bool {
+        match self {
+            Connection::Shared(hub) => hub.is_up(),
+            Connection::Http(host) => host.is_up(),
+        }
+    }
+
+    fn send(&self, device_id: &str, outbound: twinkit_core::Outbound) -> Result<(), String> {
+        match self {
+            Connection::Shared(hub) => hub.send(device_id, outbound),
+            Connection::Http(host) => host.send(outbound),
+        }
+    }
 }
 
 /// A live digital twin in the page: a cheap, cloneable handle over a
@@ -80,6 +113,8 @@ impl Twin {
             disposed: Cell::new(false),
             timer: OnceCell::new(),
             binding: OnceCell::new(),
+            connection: RefCell::default(),
+            waiters: RefCell::default(),
         })))
     }
 
@@ -120,7 +155,12 @@ impl Twin {
             });
         }
         let result = f(&mut self.0.core.borrow_mut(), now);
+        self.pump(now);
         self.deliver();
+        // Whether or not anyone listens to `connected` events.
+        if !self.0.waiters.borrow().is_empty() && self.core().is_connected() {
+            self.settle_waiters(&Ok(()));
+        }
         Ok(result)
     }
 
@@ -178,22 +218,107 @@ impl Twin {
     }
 
     /// Connects. A twin without `connectionType` is fed in-process and
-    /// connects at once; network transports are not in this build yet.
+    /// connects at once; a networked twin joins the page's shared
+    /// connection for its server (opening it if needed) and is
+    /// `connecting` until the session is up. Use [`Twin::when_connected`]
+    /// to wait.
     pub fn connect(&self) -> Result<(), WebError> {
-        let kind = self.core().config().connection_type.clone();
-        if let Some(kind) = kind {
-            let kind = serde_json::to_value(&kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
-            return Err(WebError::TransportUnavailable { kind });
+        if self.is_disposed() {
+            return Err(WebError::Disposed {
+                device_id: self.id(),
+            });
         }
-        self.update(|twin, now| twin.connect(now)).map(|_| ())
+        let networked = self.core().config().connection_type.is_some();
+        if !networked {
+            return self.update(|twin, now| twin.connect(now)).map(|_| ());
+        }
+        let existing = self.0.connection.borrow().clone();
+        let connection = match existing {
+            Some(connection) => connection,
+            None => {
+                let kind = self.core().config().connection_type.clone();
+                let connection = match kind {
+                    Some(ConnectionType::Http) => HttpHost::new(self)
+                        .map(Connection::Http)
+                        .ok_or_else(|| WebError::TransportUnavailable {
+                            kind: "http".into(),
+                        })?,
+                    _ => Connection::Shared(hub_for(self)?),
+                };
+                *self.0.connection.borrow_mut() = Some(connection.clone());
+                self.update(|twin, now| twin.connect(now))?;
+                connection
+            }
+        };
+        // Joining again (re)starts a schedule that stopped.
+        match connection {
+            Connection::Shared(hub) => hub.join(self),
+            Connection::Http(host) => host.start(),
+        }
+        Ok(())
     }
 
-    /// Disconnects.
+    /// Calls `callback` once the twin is connected (at once if it is), or
+    /// with the reason it will not be: disconnected or disposed first, or
+    /// the connection failed and may not be retried.
+    pub fn when_connected(&self, callback: impl FnOnce(Result<(), WebError>) + 'static) {
+        if self.core().is_connected() {
+            callback(Ok(()));
+        } else if self.is_disposed() {
+            callback(Err(WebError::Disposed {
+                device_id: self.id(),
+            }));
+        } else {
+            self.0.waiters.borrow_mut().push(Box::new(callback));
+        }
+    }
+
+    /// Answers every [`Twin::when_connected`] caller.
+    pub(crate) fn settle_waiters(&self, result: &Result<(), WebError>) {
+        let waiters: Vec<Waiter> = self.0.waiters.borrow_mut().drain(..).collect();
+        for waiter in waiters {
+            waiter(result.clone());
+        }
+    }
+
+    /// Disconnects (and leaves the shared connection).
     pub fn disconnect(&self) -> Result<(), WebError> {
-        self.update(|twin, now| twin.disconnect(now))
+        self.leave_hub();
+        let result = self.update(|twin, now| twin.disconnect(now));
+        self.settle_waiters(&Err(WebError::NotConnected {
+            reason: "disconnected by the application".into(),
+        }));
+        result
+    }
+
+    fn leave_hub(&self) {
+        let connection = self.0.connection.borrow_mut().take();
+        match connection {
+            Some(Connection::Shared(hub)) => hub.leave(&self.id()),
+            Some(Connection::Http(host)) => host.stop(),
+            None => {}
+        }
+    }
+
+    /// Sends what the core has for the device while the shared connection
+    /// is up.
+    fn pump(&self, now: Millis) {
+        let connection = self.0.connection.borrow().clone();
+        let Some(hub) = connection else { return };
+        if !hub.is_up() {
+            return;
+        }
+        let id = self.id();
+        loop {
+            let outbound = self.0.core.borrow_mut().poll_outbound(now);
+            let Some(outbound) = outbound else { break };
+            if let Err(reason) = hub.send(&id, outbound) {
+                self.0
+                    .core
+                    .borrow()
+                    .report_error("SEND_FAILED", &reason, now);
+            }
+        }
     }
 
     /// Releases the twin: in-flight commands fail, it disconnects, listeners
@@ -203,8 +328,12 @@ impl Twin {
         if self.is_disposed() {
             return;
         }
+        self.leave_hub();
         let _ = self.update(|twin, now| twin.dispose(now));
         self.0.disposed.set(true);
+        self.settle_waiters(&Err(WebError::Disposed {
+            device_id: self.id(),
+        }));
         if let Some(timer) = self.0.timer.get() {
             timer.cancel();
         }

@@ -59,7 +59,8 @@ fn listeners_run_after_the_change_and_may_change_the_twin() {
     let _sub = twin.subscribe(Some(EventType::Telemetry), move |event| {
         // Re-entrant: reading and writing the twin from a listener.
         let temperature = inner.core().property("temperature").cloned();
-        log.borrow_mut().push((event.device_id.clone(), temperature));
+        log.borrow_mut()
+            .push((event.device_id.clone(), temperature));
         inner
             .update(|core, now| core.set_desired("setpoint", json!(21), now))
             .unwrap()
@@ -67,10 +68,7 @@ fn listeners_run_after_the_change_and_may_change_the_twin() {
         Ok(())
     });
     reported(&twin, 22.5);
-    assert_eq!(
-        *seen.borrow(),
-        vec![("t-1".to_string(), Some(json!(22.5)))]
-    );
+    assert_eq!(*seen.borrow(), vec![("t-1".to_string(), Some(json!(22.5)))]);
     assert_eq!(twin.core().state().delta()["setpoint"], json!(21));
 }
 
@@ -97,7 +95,9 @@ fn a_failing_listener_raises_handler_failed_and_the_others_run() {
     let twin = twin("t-3");
     let errors = Rc::new(RefCell::new(Vec::new()));
     let ran = Rc::new(RefCell::new(0));
-    let _bad = twin.subscribe(Some(EventType::Telemetry), |_| Err(HandlerFailed { count: 1 }));
+    let _bad = twin.subscribe(Some(EventType::Telemetry), |_| {
+        Err(HandlerFailed { count: 1 })
+    });
     let r = Rc::clone(&ran);
     let _good = twin.subscribe(Some(EventType::Telemetry), move |_| {
         *r.borrow_mut() += 1;
@@ -172,4 +172,15 @@ fn a_fleet_merges_events_refuses_duplicates_and_disposes_removed_twins() {
     assert!(a.is_disposed());
     assert!(!fleet.remove("a"));
     assert_eq!(fleet.status().total, 1);
+}
+
+#[wasm_bindgen_test]
+fn when_connected_answers_without_any_connected_listener() {
+    let twin = twin("t-7");
+    let answered = Rc::new(RefCell::new(None));
+    let a = Rc::clone(&answered);
+    twin.when_connected(move |r| *a.borrow_mut() = Some(r.is_ok()));
+    assert_eq!(*answered.borrow(), None);
+    twin.connect().unwrap();
+    assert_eq!(*answered.borrow(), Some(true));
 }

@@ -1,0 +1,399 @@
+//! Keeping desired and reported state in step: optimistic concurrency on
+//! desired values, divergence tracking and a bounded sync history.
+//!
+//! # Versions and conflicts
+//!
+//! As with AWS IoT Device Shadow's `version`, an edit may carry the state
+//! version it was based on (what the writer read from
+//! [`crate::DeviceState::version`], or the [`DesiredWrite::version`] of its
+//! own previous edit). The twin remembers, per property, the state version
+//! at which its desired value and its reported value last changed. An edit
+//! based on version `b` is *stale* when the property's desired value changed
+//! after `b` (another writer got there first), or when `b` is newer than the
+//! twin's version (a version this twin never had). Only the edited property
+//! counts: telemetry moving other properties never makes an edit stale.
+//!
+//! What happens to a stale edit is the twin's [`ConflictStrategy`]
+//! (`TwinOptions::conflict_strategy`):
+//!
+//! - `reject` (the default): refused with [`crate::TwinError::Conflict`],
+//!   which carries the current state, its version and the winning value, so
+//!   the loser can show it or retry on top of it;
+//! - `lastWriterWins`: applied; [`DesiredWrite::overwritten`] returns the
+//!   value it replaced, so the overwrite is never silent;
+//! - `deviceWins`: also refused when the device reported the property after
+//!   the edit's base version (the winner is the reported value); stale
+//!   against another edit, refused as with `reject`;
+//! - `custom`: the merge callback set with
+//!   [`crate::DigitalTwin::set_merge`] decides (a value to write, or keep
+//!   the winner); without a callback, stale edits are refused.
+//!
+//! Edits without a base version ([`crate::DigitalTwin::set_desired`]) are
+//! last-writer-wins, as before versions existed.
+//!
+//! # Divergence
+//!
+//! A property *diverges* while it has a desired value the device has not
+//! reported (it is in the state's `delta`). The twin keeps since when, and
+//! [`Divergence`] says by how much. With `TwinOptions::divergence_timeout`,
+//! a property still diverging after that long raises one alert (condition
+//! `DESIRED_NOT_REACHED`), cleared when the device reaches the value or the
+//! desired value is cleared.
+//!
+//! # Sync history
+//!
+//! Every desired value taken by [`crate::DigitalTwin::poll_outbound`] and
+//! every reported value of a property that has a desired value is recorded
+//! as a [`SyncRecord`], bounded by `TwinOptions::sync_history_capacity`.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::state::{same_value, DeviceState};
+use crate::Millis;
+
+/// What to do with an edit based on a stale version (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum ConflictStrategy {
+    /// Refuse it with a conflict error (the default).
+    #[default]
+    Reject,
+    /// Apply it, returning the value it overwrote.
+    LastWriterWins,
+    /// The device's later report wins; stale against another edit, refuse.
+    DeviceWins,
+    /// A merge callback decides; refuse while none is set.
+    Custom,
+}
+
+/// Which side holds the value that won a conflict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ConflictSide {
+    /// Another edit of the desired value.
+    Desired,
+    /// A value the device reported.
+    Reported,
+}
+
+/// Why an edit was refused as stale, with what won.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Conflict {
+    /// The property edited.
+    pub property: String,
+    /// The version the edit was based on.
+    pub base_version: u64,
+    /// The twin's state version now.
+    pub current_version: u64,
+    /// The state version at which the winning value was written.
+    pub winner_version: u64,
+    /// Which side won.
+    pub winner_side: ConflictSide,
+    /// The winning value (`null` when the desired value was cleared).
+    pub winner: Value,
+    /// The value the edit tried to write.
+    pub attempted: Value,
+    /// The current state, to show the winner or retry on top of it.
+    pub state: DeviceState,
+}
+
+impl fmt::Display for Conflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let side = match self.winner_side {
+            ConflictSide::Desired => "its desired value was changed",
+            ConflictSide::Reported => "the device reported it",
+        };
+        write!(
+            f,
+            "conflict on `{}`: the edit was based on version {}, but {side} at version {} (now {}); current version {}",
+            self.property, self.base_version, self.winner_version, self.winner, self.current_version
+        )
+    }
+}
+
+/// What a merge callback is given.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct MergeInput<'a> {
+    /// The property edited.
+    pub property: &'a str,
+    /// The version the edit was based on.
+    pub base_version: u64,
+    /// The value the edit wants to write.
+    pub ours: &'a Value,
+    /// The current desired value (`None` when there is none).
+    pub theirs: Option<&'a Value>,
+    /// The current reported value.
+    pub reported: Option<&'a Value>,
+    /// The state version at which `theirs` was written.
+    pub theirs_version: u64,
+}
+
+/// A merge callback's decision.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum MergeDecision {
+    /// Write this value (checked like any desired value; `null` clears).
+    Write(Value),
+    /// Keep the current value: the edit is refused with a conflict error.
+    KeepTheirs,
+}
+
+/// A merge callback (see [`crate::DigitalTwin::set_merge`]).
+pub type MergeFn = Box<dyn FnMut(&MergeInput<'_>) -> MergeDecision>;
+
+/// An accepted desired edit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DesiredWrite {
+    /// The property.
+    pub property: String,
+    /// The value now desired (`null` when cleared).
+    pub value: Value,
+    /// The state version after the edit: the base for the writer's next
+    /// edit of this property.
+    pub version: u64,
+    /// With last-writer-wins or a merge, the concurrent value this edit
+    /// replaced (`null` when that was a clear).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overwritten: Option<Value>,
+    /// Whether a merge callback chose the value.
+    #[serde(default)]
+    pub merged: bool,
+    /// The audit entry recording the edit (none when nothing changed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_id: Option<u64>,
+}
+
+/// How far a desired value is from what the device reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Divergence {
+    /// The property.
+    pub property: String,
+    /// The desired value.
+    pub desired: Value,
+    /// The reported value, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported: Option<Value>,
+    /// Since when the property diverges.
+    pub since: Millis,
+    /// For how long, at the time asked.
+    pub duration: Millis,
+    /// `desired − reported` for numbers (signed); none otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub difference: Option<f64>,
+    /// The divergence alert, once raised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_id: Option<String>,
+}
+
+/// Which way a sync record went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SyncDirection {
+    /// A desired value handed to the transport.
+    Sent,
+    /// A reported value that came back.
+    Received,
+}
+
+/// One step of keeping a property in sync.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncRecord {
+    /// When.
+    pub timestamp: Millis,
+    /// The property.
+    pub property: String,
+    /// Sent or received.
+    pub direction: SyncDirection,
+    /// The value sent or reported (`null` for a clear or a removal).
+    pub value: Value,
+    /// The state version the value belongs to.
+    pub version: u64,
+    /// Whether reported and desired agreed after this step.
+    pub in_sync: bool,
+}
+
+/// Per-property bookkeeping of one twin.
+#[derive(Debug, Default)]
+pub(crate) struct SyncTracker {
+    /// State version at which each property's desired value last changed.
+    desired_version: HashMap<String, u64>,
+    /// State version at which each property's reported value last changed.
+    reported_version: HashMap<String, u64>,
+    /// Since when each property of the delta diverges, and its alert.
+    diverging: HashMap<String, (Millis, Option<String>)>,
+    history: VecDeque<SyncRecord>,
+    history_capacity: usize,
+}
+
+impl SyncTracker {
+    pub(crate) fn new(history_capacity: usize) -> Self {
+        Self {
+            history_capacity,
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn desired_version(&self, property: &str) -> u64 {
+        self.desired_version.get(property).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn reported_version(&self, property: &str) -> u64 {
+        self.reported_version.get(property).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn desired_written(&mut self, property: &str, version: u64) {
+        self.desired_version.insert(property.to_string(), version);
+    }
+
+    pub(crate) fn reported_written(&mut self, property: &str, version: u64) {
+        self.reported_version.insert(property.to_string(), version);
+    }
+
+    /// Updates a property's divergence after a change; returns the alert to
+    /// clear when the property stopped diverging.
+    pub(crate) fn refresh(
+        &mut self,
+        property: &str,
+        state: &DeviceState,
+        now: Millis,
+    ) -> Option<String> {
+        if state.delta().contains_key(property) {
+            self.diverging
+                .entry(property.to_string())
+                .or_insert((now, None));
+            None
+        } else {
+            self.diverging.remove(property).and_then(|(_, alert)| alert)
+        }
+    }
+
+    /// The earliest time a divergence alert is due.
+    pub(crate) fn poll_timeout(&self, timeout: Option<Millis>) -> Option<Millis> {
+        let timeout = timeout?;
+        self.diverging
+            .values()
+            .filter(|(_, alert)| alert.is_none())
+            .map(|(since, _)| since.saturating_add(timeout))
+            .min()
+    }
+
+    /// Properties whose divergence alert is due at `now`, oldest first.
+    pub(crate) fn due(&self, timeout: Option<Millis>, now: Millis) -> Vec<(String, Millis)> {
+        let Some(timeout) = timeout else {
+            return Vec::new();
+        };
+        let mut due: Vec<(String, Millis)> = self
+            .diverging
+            .iter()
+            .filter(|(_, (since, alert))| alert.is_none() && since.saturating_add(timeout) <= now)
+            .map(|(p, (since, _))| (p.clone(), *since))
+            .collect();
+        due.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        due
+    }
+
+    pub(crate) fn set_alert(&mut self, property: &str, alert_id: String) {
+        if let Some(entry) = self.diverging.get_mut(property) {
+            entry.1 = Some(alert_id);
+        }
+    }
+
+    pub(crate) fn divergence(
+        &self,
+        property: &str,
+        state: &DeviceState,
+        now: Millis,
+    ) -> Option<Divergence> {
+        let (since, alert) = self.diverging.get(property)?;
+        let desired = state.desired().get(property)?.clone();
+        let reported = state.reported().get(property).cloned();
+        let difference = match (desired.as_f64(), reported.as_ref().and_then(Value::as_f64)) {
+            (Some(d), Some(r)) => Some(d - r),
+            _ => None,
+        };
+        Some(Divergence {
+            property: property.to_string(),
+            desired,
+            reported,
+            since: *since,
+            duration: now.saturating_sub(*since),
+            difference,
+            alert_id: alert.clone(),
+        })
+    }
+
+    pub(crate) fn divergences(&self, state: &DeviceState, now: Millis) -> Vec<Divergence> {
+        let mut all: Vec<Divergence> = self
+            .diverging
+            .keys()
+            .filter_map(|p| self.divergence(p, state, now))
+            .collect();
+        all.sort_by(|a, b| {
+            a.since
+                .cmp(&b.since)
+                .then_with(|| a.property.cmp(&b.property))
+        });
+        all
+    }
+
+    pub(crate) fn record(
+        &mut self,
+        timestamp: Millis,
+        property: &str,
+        direction: SyncDirection,
+        value: Value,
+        state: &DeviceState,
+    ) {
+        if self.history_capacity == 0 {
+            return;
+        }
+        let in_sync = match (
+            state.desired().get(property),
+            state.reported().get(property),
+        ) {
+            (Some(want), Some(have)) => same_value(want, have),
+            (None, _) => true,
+            (Some(_), None) => false,
+        };
+        self.history.push_back(SyncRecord {
+            timestamp,
+            property: property.to_string(),
+            direction,
+            value,
+            version: state.version(),
+            in_sync,
+        });
+        while self.history.len() > self.history_capacity {
+            self.history.pop_front();
+        }
+    }
+
+    /// The newest `limit` records (all when `None`), of one property or all,
+    /// oldest first.
+    pub(crate) fn history(&self, property: Option<&str>, limit: Option<usize>) -> Vec<SyncRecord> {
+        let mut out: Vec<SyncRecord> = self
+            .history
+            .iter()
+            .rev()
+            .filter(|r| property.is_none_or(|p| r.property == p))
+            .take(limit.unwrap_or(usize::MAX))
+            .cloned()
+            .collect();
+        out.reverse();
+        out
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.diverging.clear();
+    }
+}
