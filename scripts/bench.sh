@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks, each beside a baseline in the same run: natively for
-# the core, and in headless Chromium for the npm package. Figures go to
-# target/bench/results.json.
+# the core, and in headless Chromium for the npm package and the dashboard.
+# Figures go to target/bench/results.json.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$ROOT"
@@ -11,5 +11,7 @@ cargo bench -p twinkit-mqtt --bench decode
 cargo bench -p twinkit-sim --bench sim
 bash scripts/build.sh > /dev/null
 node tests/npm/bench.mjs
+bash scripts/build-dashboard.sh > /dev/null
+node tests/dashboard/bench.mjs
 printf '\ntarget/bench/results.json:\n'
 cat target/bench/results.json

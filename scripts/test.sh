@@ -50,6 +50,11 @@ tsc -p tests/types
 step "npm package from plain JavaScript in headless Chromium (playwright-core)"
 node --test --test-concurrency=1 tests/npm/*.test.mjs
 
+step "dashboard (www/) in headless Chromium: build, then load, live updates, setpoint, command, alert, plain-JS example"
+bash scripts/build-dashboard.sh
+node --test --test-concurrency=1 tests/dashboard/*.test.mjs
+echo "screenshot of the device page: target/dashboard/device-page.png"
+
 step "live connections in headless Chromium: mosquitto and twinkit-sim on 127.0.0.1"
 # The tests start mosquitto and the simulator themselves and stop both
 # whatever the outcome (tests/connections/services.mjs).
