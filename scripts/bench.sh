@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the benchmarks, each beside a baseline in the same run: natively for
-# the core, and in headless Chromium for the npm package and its
-# TimeSeriesStore (against Dexie and raw IndexedDB). Figures go to
-# target/bench/results.json.
+# the core, and in headless Chromium for the npm package, its
+# TimeSeriesStore (against Dexie and raw IndexedDB) and the dashboard.
+# Figures go to target/bench/results.json.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$ROOT"
@@ -13,5 +13,7 @@ cargo bench -p twinkit-sim --bench sim
 bash scripts/build.sh > /dev/null
 node tests/npm/bench.mjs
 node tests/npm/bench-store.mjs
+bash scripts/build-dashboard.sh > /dev/null
+node tests/dashboard/bench.mjs
 printf '\ntarget/bench/results.json:\n'
 cat target/bench/results.json

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs the demo. Until the dashboard in www/ lands, that is the terminal
-# demo of the core: five simulated motors fed in-process, with alerts,
-# commands and predictive maintenance. Stop it with Ctrl-C.
+# Runs the demo: builds the dashboard (www/) and the npm package (pkg/, for
+# the plain-JavaScript example), then serves them on http://127.0.0.1:8080
+# (PORT=N or `npm start -- --port N` to change it). Ctrl-C stops it.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 cd "$ROOT"
-exec cargo run --release -p twinkit-core --example simulated_fleet -- "$@"
+bash scripts/build-dashboard.sh
+bash scripts/build.sh > /dev/null
+exec node scripts/serve.mjs "$@"

@@ -16,6 +16,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo clippy for wasm32 (the browser crates)"
 cargo clippy -p twinkit-core -p twinkit-analytics -p twinkit-mqtt -p twinkit-web -p twinkit-wasm -p twinkit-store --target wasm32-unknown-unknown -- -D warnings
 cargo clippy -p twinkit-store --features idb --target wasm32-unknown-unknown --all-targets -- -D warnings
+cargo clippy -p twinkit-leptos -p twinkit-dashboard --target wasm32-unknown-unknown --all-targets -- -D warnings
 
 step "twinkit-sim for wasm32 (the dashboard runs its device models in the page)"
 cargo clippy -p twinkit-sim --target wasm32-unknown-unknown -- -D warnings
@@ -39,7 +40,7 @@ CHROMEDRIVER=/usr/bin/chromedriver \
   CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   WASM_BINDGEN_TEST_TIMEOUT=120 \
   WASM_BINDGEN_TEST_WEBDRIVER_JSON="$ROOT/webdriver.json" \
-  cargo test -p twinkit-web --target wasm32-unknown-unknown
+  cargo test -p twinkit-web -p twinkit-leptos --target wasm32-unknown-unknown
 
 step "twinkit-store on IndexedDB in headless Chromium (wasm-bindgen-test)"
 CHROMEDRIVER=/usr/bin/chromedriver \
@@ -55,6 +56,11 @@ tsc -p tests/types
 
 step "npm package from plain JavaScript in headless Chromium (playwright-core)"
 node --test --test-concurrency=1 tests/npm/*.test.mjs
+
+step "dashboard (www/) in headless Chromium: build, then load, live updates, setpoint, command, alert, plain-JS example"
+bash scripts/build-dashboard.sh
+node --test --test-concurrency=1 tests/dashboard/*.test.mjs
+echo "screenshot of the device page: target/dashboard/device-page.png"
 
 step "live connections in headless Chromium: mosquitto and twinkit-sim on 127.0.0.1"
 # The tests start mosquitto and the simulator themselves and stop both

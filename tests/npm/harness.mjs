@@ -1,41 +1,13 @@
-// Serves the repository on 127.0.0.1 and opens tests/npm/page.html (which
-// imports pkg/ as an npm user's page would) in Debian's Chromium, driven by
-// playwright-core.
-import { createServer } from "node:http";
-import { readFile } from "node:fs/promises";
-import { extname, join, normalize } from "node:path";
-import { fileURLToPath } from "node:url";
+// Serves the repository on 127.0.0.1 (scripts/serve.mjs) and opens
+// tests/npm/page.html (which imports pkg/ as an npm user's page would) in
+// Debian's Chromium, driven by playwright-core.
 import { after, before } from "node:test";
 import { chromium } from "playwright-core";
-
-const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const TYPES = {
-  ".html": "text/html",
-  ".js": "text/javascript",
-  ".mjs": "text/javascript",
-  ".wasm": "application/wasm",
-  ".json": "application/json",
-  ".ts": "text/plain",
-};
+import { serve as serveStatic } from "../../scripts/serve.mjs";
 
 /** A static file server over the repository, on a free loopback port. */
-export async function serve() {
-  const server = createServer(async (req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname));
-    if (path.includes("..")) {
-      res.writeHead(403).end();
-      return;
-    }
-    try {
-      const body = await readFile(join(ROOT, path));
-      res.writeHead(200, { "content-type": TYPES[extname(path)] ?? "application/octet-stream" });
-      res.end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
-  });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { server, origin: `http://127.0.0.1:${server.address().port}` };
+export function serve() {
+  return serveStatic();
 }
 
 /** Chromium flags for a root user on a machine with a closed network. */

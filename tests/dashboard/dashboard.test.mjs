@@ -1,0 +1,115 @@
+// The dashboard (www/, built into www/dist/ by scripts/build-dashboard.sh)
+// in Debian's Chromium with its embedded simulated fleet: it loads without
+// console errors, devices update, a setpoint goes pending then synced, a
+// command completes, a fault drives a motor over its limit and the alert
+// can be acknowledged. A screenshot of the device page is written to
+// target/dashboard/device-page.png for review.
+import assert from "node:assert/strict";
+import { mkdir } from "node:fs/promises";
+import { after, before, test } from "node:test";
+import { openPage } from "../npm/harness.mjs";
+
+let ctx;
+const page = () => ctx.page;
+
+before(async () => {
+  ctx = await openPage("www/index.html", () => document.querySelectorAll("[data-device-row]").length > 0);
+  await ctx.page.setViewportSize({ width: 1360, height: 900 });
+});
+after(async () => { await ctx?.close(); });
+
+/** Goes to a route of the single-page app and waits for its root element. */
+async function route(hash, selector) {
+  await page().evaluate((h) => { location.hash = h; }, hash);
+  await page().waitForSelector(selector);
+}
+
+test("the overview lists the fleet without console errors", async () => {
+  const rows = await page().$$eval("[data-device-row]", (rows) => rows.map((r) => r.dataset.deviceId));
+  assert.ok(rows.length >= 5, `at least 5 devices, got ${rows.join(", ")}`);
+  assert.equal(await page().textContent("[data-total=devices]"), String(rows.length));
+  assert.deepEqual(ctx.errors, []);
+});
+
+test("at least 5 devices update within 5 s", async () => {
+  const before = await page().$$eval("[data-device-row]", (rows) =>
+    Object.fromEntries(rows.map((r) => [r.dataset.deviceId, r.dataset.version])));
+  await page().waitForFunction((before) => {
+    const rows = [...document.querySelectorAll("[data-device-row]")];
+    return rows.filter((r) => before[r.dataset.deviceId] !== r.dataset.version).length >= 5;
+  }, before, { timeout: 5000 });
+});
+
+test("changing a setpoint shows pending, then synced once the device reports it", async () => {
+  await route("#/device/thermostat-001", "tr[data-property=setpoint] input[type=number]");
+  // Record every sync state the cell shows: pending may last less than one
+  // simulation step, so it is watched rather than polled.
+  await page().evaluate(() => {
+    window.syncStates = [];
+    const cell = document.querySelector("tr[data-property=setpoint] [data-sync]");
+    new MutationObserver(() => window.syncStates.push(cell.dataset.sync))
+      .observe(cell, { attributes: true, attributeFilter: ["data-sync"] });
+  });
+  await page().fill("tr[data-property=setpoint] input[type=number]", "24.5");
+  await page().click("tr[data-property=setpoint] button[type=submit]");
+  await page().waitForFunction(() => window.syncStates.includes("synced"));
+  const states = await page().evaluate(() => window.syncStates);
+  assert.equal(states[0], "pending", `states seen: ${states}`);
+  assert.ok(states.indexOf("synced") > states.indexOf("pending"));
+  assert.equal(await page().textContent("tr[data-property=setpoint] [data-reported]"), "24.5 °C");
+  assert.equal(await page().textContent("tr[data-property=setpoint] [data-desired]"), "24.5 °C");
+});
+
+test("an out-of-range setpoint is refused by the input and changes nothing", async () => {
+  await page().fill("tr[data-property=setpoint] input[type=number]", "99");
+  await page().click("tr[data-property=setpoint] button[type=submit]");
+  const valid = await page().$eval("tr[data-property=setpoint] input[type=number]", (i) => i.checkValidity());
+  assert.equal(valid, false, "the input honours max");
+  assert.equal(await page().textContent("tr[data-property=setpoint] [data-desired]"), "24.5 °C");
+});
+
+test("a command goes through its lifecycle to completed", async () => {
+  await page().selectOption(".command-form select", "calibrate");
+  await page().click(".command-form button[type=submit]");
+  const done = await page().waitForSelector("li.command[data-name=calibrate][data-status=completed]");
+  const steps = await done.$$eval(".step.done", (s) => s.map((e) => e.textContent));
+  assert.deepEqual(steps, ["pending", "sent", "acknowledged", "completed"]);
+});
+
+test("a fault drives a motor over its limit: the alert appears and can be acknowledged", async () => {
+  await route("#/device/motor-002", ".command-form select");
+  await page().selectOption(".command-form select", "fault");
+  const payload = await page().inputValue(".command-form .payload");
+  assert.deepEqual(JSON.parse(payload), { kind: "stuck", property: "temperature", value: 95 });
+  await page().click(".command-form button[type=submit]");
+  const alert = await page().waitForSelector(".alerts li.alert[data-property=temperature]");
+  assert.match(await alert.textContent(), /above the maximum/);
+  await page().waitForSelector(".chart[data-property=temperature] .marker.critical");
+  await alert.$eval("button", (b) => b.click());
+  await page().waitForSelector(".alerts li.alert[data-property=temperature].acknowledged");
+  // Let the charts fill and the first predictions come (10 readings), then
+  // keep a picture of the page.
+  await page().waitForSelector(".maintenance table tr[data-property=vibration]");
+  await mkdir("target/dashboard", { recursive: true });
+  await page().screenshot({ path: "target/dashboard/device-page.png", fullPage: true });
+
+  await route("#/", "[data-device-row]");
+  await page().waitForFunction(() => Number(document.querySelector("[data-total=alerts]").textContent) >= 1);
+  assert.deepEqual(ctx.errors, []);
+});
+
+test("the plain-JavaScript example page runs the reference's quick start", async () => {
+  const example = await openPage("www/examples/plain-js.html", () => window.exampleDone !== undefined);
+  try {
+    const done = await example.page.evaluate(() => window.exampleDone);
+    assert.equal(done.samplingRate, 1000);
+    assert.deepEqual(done.delta, {});
+    assert.equal(done.commandStatus, "completed");
+    assert.deepEqual(done.commands, ["pending", "sent", "acknowledged", "completed"]);
+    assert.ok(done.alerts.some((m) => m.includes("above the maximum 85")));
+    assert.equal(done.recommendation, "Immediate maintenance required");
+    assert.deepEqual(example.errors, []);
+  } finally {
+    await example.close();
+  }
+});
