@@ -134,3 +134,25 @@ test("whatIf: a thermal model fitted from history predicts when the heater bring
   assert.match(r.badModel, /magic/);
   assert.deepEqual(r.state, {}, "a simulation never sets desired state");
 });
+
+test("detections become twin alerts, one per property and anomaly, resolved when the detector lets go", async () => {
+  const r = await run((config) => {
+    const { DigitalTwin, AnomalyDetector } = window.twinkit;
+    const twin = new DigitalTwin(config);
+    new AnomalyDetector(twin, { stuckReadings: 10 });
+    const events = [];
+    twin.on("alert", (e) => events.push({ condition: e.data.condition, status: e.data.status }));
+    const t0 = Date.now() - 400 * 60_000;
+    let i = 0;
+    const feed = (value) => twin.ingest({ deviceId: "room-1", timestamp: t0 + 60_000 * i++, values: { temperature: value } });
+    for (let k = 0; k < 40; k++) feed(20 + (k % 5) * 0.3);
+    for (let k = 0; k < 30; k++) feed(22.5);
+    const during = twin.getActiveAlerts().map((a) => a.condition);
+    for (let k = 0; k < 200; k++) feed(20 + (k % 7) * 0.3);
+    return { during, events, after: twin.getActiveAlerts().map((a) => a.condition) };
+  }, ROOM);
+  assert.deepEqual(r.during, ["STUCK"]);
+  assert.equal(r.events.filter((e) => e.condition === "STUCK" && e.status === "active").length, 1, JSON.stringify(r.events));
+  assert.ok(r.events.some((e) => e.condition === "STUCK" && e.status === "cleared"), JSON.stringify(r.events));
+  assert.ok(!r.after.includes("STUCK"));
+});

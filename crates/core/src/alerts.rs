@@ -48,6 +48,15 @@ pub enum AlertCondition {
     DesiredNotReached,
     /// A rule of a [`crate::rules::RuleEngine`] raised it.
     Rule,
+    /// An anomaly detector saw a spike (an outlier against the recent
+    /// baseline).
+    Spike,
+    /// An anomaly detector saw a stuck sensor.
+    Stuck,
+    /// An anomaly detector saw a change faster than usual.
+    RapidChange,
+    /// An anomaly detector saw the value drift from its long baseline.
+    Drift,
 }
 
 /// Whether an alert's condition still holds.
@@ -176,11 +185,10 @@ impl ThresholdAlerts {
             let (bound, critical, watch) = match condition {
                 AlertCondition::AboveMax => (limits.max, limits.critical_above, &mut limits.above),
                 AlertCondition::BelowMin => (limits.min, limits.critical_below, &mut limits.below),
-                AlertCondition::DesiredNotReached | AlertCondition::Rule => continue,
+                _ => continue,
             };
             let Some(bound) = bound else { continue };
             let (outside, beyond_critical, back_inside) = match condition {
-                AlertCondition::DesiredNotReached | AlertCondition::Rule => continue,
                 AlertCondition::AboveMax => (
                     v > bound,
                     critical.is_some_and(|c| v > c),
@@ -191,6 +199,7 @@ impl ThresholdAlerts {
                     critical.is_some_and(|c| v < c),
                     v >= bound + limits.clear_margin,
                 ),
+                _ => continue,
             };
             let severity = if beyond_critical {
                 Severity::Critical
@@ -268,8 +277,8 @@ impl ThresholdAlerts {
             let watch = match alert.condition {
                 AlertCondition::AboveMax => Some(&mut limits.above),
                 AlertCondition::BelowMin => Some(&mut limits.below),
-                // Raised by divergence or rules, which track their own.
-                AlertCondition::DesiredNotReached | AlertCondition::Rule => None,
+                // Raised by divergence, rules or detectors, which track their own.
+                _ => None,
             };
             if let Some(watch) = watch {
                 watch.active = None;
@@ -376,7 +385,7 @@ fn message(
     let side = match condition {
         AlertCondition::AboveMax => "above the maximum",
         AlertCondition::BelowMin => "below the minimum",
-        AlertCondition::DesiredNotReached | AlertCondition::Rule => "beyond",
+        _ => "beyond",
     };
     let level = if severity == Severity::Critical {
         " (critical)"

@@ -613,6 +613,37 @@ impl DigitalTwin {
         }
     }
 
+    // ----- alerts from outside analyses --------------------------------
+
+    /// Raises an alert found by an analysis outside the twin (the anomaly
+    /// detectors of `twinkit-analytics`): it is an `alert` event and stays
+    /// active until [`DigitalTwin::resolve_alert`] or a manual clear.
+    #[allow(clippy::too_many_arguments)]
+    pub fn raise_alert(
+        &mut self,
+        property: &str,
+        condition: AlertCondition,
+        severity: Severity,
+        message: String,
+        value: f64,
+        threshold: f64,
+        now: Millis,
+    ) -> Alert {
+        let alert = self.alerts.raise(
+            property, condition, severity, message, value, threshold, now,
+        );
+        self.emit(now, EventData::Alert(alert.clone()));
+        alert
+    }
+
+    /// Clears an alert raised by [`DigitalTwin::raise_alert`] once its
+    /// condition no longer holds; `None` if it is no longer active.
+    pub fn resolve_alert(&mut self, alert_id: &str, now: Millis) -> Option<Alert> {
+        let alert = self.alerts.resolve(alert_id, now)?;
+        self.emit(now, EventData::Alert(alert.clone()));
+        Some(alert)
+    }
+
     // ----- rule alerts ---------------------------------------------------
 
     /// Raises the alert of a rule's `raiseAlert` action.

@@ -2,13 +2,14 @@
 //! `PredictiveMaintenance` and `DigitalTwin` (detailed predictions, what-if).
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
 use js_sys::Function;
 use serde_json::Value;
-use twinkit_analytics::{AnomalyDetector as Detectors, Detection, DetectorConfig};
+use twinkit_analytics::{AnomalyDetector as Detectors, AnomalyKind, Detection, DetectorConfig};
 use twinkit_core::events::EventData;
+use twinkit_core::AlertCondition;
 use twinkit_core::EventType;
 use twinkit_web::{HandlerFailed, Subscription};
 use wasm_bindgen::prelude::*;
@@ -25,6 +26,26 @@ struct DetectorState {
     kept: VecDeque<Detection>,
     handlers: Vec<(u32, Function)>,
     next_id: u32,
+    /// The twin alert standing for each latched (property, anomaly).
+    alerts: HashMap<(String, AnomalyKind), String>,
+}
+
+fn condition(kind: AnomalyKind) -> AlertCondition {
+    match kind {
+        AnomalyKind::Spike => AlertCondition::Spike,
+        AnomalyKind::Stuck => AlertCondition::Stuck,
+        AnomalyKind::RapidChange => AlertCondition::RapidChange,
+        _ => AlertCondition::Drift,
+    }
+}
+
+fn latched(active: &twinkit_analytics::detect::ActiveDetections, kind: AnomalyKind) -> bool {
+    match kind {
+        AnomalyKind::Spike => active.spike,
+        AnomalyKind::Stuck => active.stuck,
+        AnomalyKind::RapidChange => active.rapid_change,
+        _ => active.drift,
+    }
 }
 
 /// Streaming anomaly detection (spike, stuck, rapid change, drift) and
@@ -55,6 +76,59 @@ fn parse<T: serde::de::DeserializeOwned>(value: Value, what: &str) -> Result<T, 
             &format!("{what}.{}: {}", e.path(), e.inner()),
         )
     })
+}
+
+/// Each new detection becomes a twin alert (one per property and anomaly
+/// while the detector holds it latched); an alert is resolved when the latch
+/// lets go.
+fn sync_alerts(state: &Rc<RefCell<DetectorState>>, twin: &twinkit_web::Twin, found: &[Detection]) {
+    let mut raise = Vec::new();
+    let mut resolve = Vec::new();
+    {
+        let state = state.borrow();
+        for d in found {
+            if !state.alerts.contains_key(&(d.property.clone(), d.kind)) {
+                raise.push(d.clone());
+            }
+        }
+        for ((property, kind), id) in &state.alerts {
+            let held = state
+                .detectors
+                .property(property)
+                .is_some_and(|p| latched(&p.active(), *kind));
+            if !held {
+                resolve.push(((property.clone(), *kind), id.clone()));
+            }
+        }
+    }
+    for (key, id) in resolve {
+        state.borrow_mut().alerts.remove(&key);
+        let _ = twin.update(|core, now| core.resolve_alert(&id, now));
+    }
+    for d in raise {
+        let threshold = match &d.expected_range {
+            Some(range) if d.value > range.max => range.max,
+            Some(range) => range.min,
+            None => 0.0,
+        };
+        let alert = twin.update(|core, now| {
+            core.raise_alert(
+                &d.property,
+                condition(d.kind),
+                d.severity,
+                d.message.clone(),
+                d.value,
+                threshold,
+                now,
+            )
+        });
+        if let Ok(alert) = alert {
+            state
+                .borrow_mut()
+                .alerts
+                .insert((d.property.clone(), d.kind), alert.id);
+        }
+    }
 }
 
 #[wasm_bindgen]
@@ -92,7 +166,9 @@ impl AnomalyDetector {
             kept: VecDeque::new(),
             handlers: Vec::new(),
             next_id: 1,
+            alerts: HashMap::new(),
         }));
+        let alerting = twin.0.downgrade();
         let watched = Rc::clone(&state);
         let telemetry = twin.0.subscribe(Some(EventType::Telemetry), move |event| {
             let EventData::Telemetry(record) = &event.data else {
@@ -112,6 +188,9 @@ impl AnomalyDetector {
                 }
                 state.handlers.clone()
             };
+            if let Some(twin) = alerting.upgrade() {
+                sync_alerts(&watched, &twin, &found);
+            }
             let mut failed = 0;
             for detection in &found {
                 let Ok(js) = to_js(detection) else { continue };

@@ -115,7 +115,7 @@ export interface Alert {
   id: string;
   deviceId: string;
   property: string;
-  condition: "ABOVE_MAX" | "BELOW_MIN";
+  condition: "ABOVE_MAX" | "BELOW_MIN" | "DESIRED_NOT_REACHED" | "RULE" | "SPIKE" | "STUCK" | "RAPID_CHANGE" | "DRIFT";
   severity: Severity;
   message: string;
   value: number;
