@@ -337,3 +337,14 @@ export {};
   // @ts-expect-error: the strategy is one of four names
   new DigitalTwin({ id: "x", name: "x", type: "x", properties: [] }, { conflictStrategy: "whatever" });
 }
+
+// Rules with approvals.
+{
+  const twin = new DigitalTwin({ id: "r", name: "R", type: "room", properties: [{ name: "humidity", type: "number", telemetry: true }, { name: "fan", type: "boolean", writable: true }] });
+  const rules = new RuleEngine(twin, "deviceActions");
+  rules.addRule({ id: "humid", when: { reading: { property: "humidity", op: "above", threshold: 70 } }, actions: [{ type: "setDesired", property: "fan", value: true }], cooldown: 60_000 });
+  const off = rules.onProposal((p: Proposal) => p.status === "pendingApproval" && rules.approve(p.id, "operator"));
+  off();
+  // @ts-expect-error: comparisons are "above" or "below"
+  rules.addRule({ id: "x", when: { reading: { property: "humidity", op: "sideways", threshold: 1 } }, actions: [] });
+}

@@ -17,12 +17,14 @@ mod analytics;
 mod convert;
 mod fleet;
 mod prediction;
+mod rules;
 mod store;
 mod twin;
 
 pub use analytics::AnomalyDetector;
 pub use fleet::FleetManager;
 pub use prediction::PredictiveMaintenance;
+pub use rules::RuleEngine;
 pub use store::TimeSeriesStore;
 pub use twin::DigitalTwin;
 

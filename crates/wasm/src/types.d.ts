@@ -452,3 +452,45 @@ export interface AggregateOptions {
   /** "rollups" (default) or "raw" (recompute from the points). */
   source?: "rollups" | "raw";
 }
+
+/** Which rule actions wait for `approve()`. */
+export type ApprovalPolicy = "deviceActions" | "all" | "none";
+
+export type RuleComparison = { property: string; op: "above" | "below"; threshold: number };
+
+export type RuleCondition =
+  | { reading: RuleComparison }
+  | { derived: { name: string; op: "above" | "below"; threshold: number } }
+  | { predicted: RuleComparison & { within: number } }
+  | { any: RuleCondition[] }
+  | { all: RuleCondition[] };
+
+export type RuleAction =
+  | { type: "setDesired"; property: string; value: unknown }
+  | { type: "sendCommand"; name: string; payload?: unknown }
+  | { type: "raiseAlert"; severity: "info" | "warning" | "critical"; message: string };
+
+export interface RuleConfig {
+  id: string;
+  when: RuleCondition;
+  actions: RuleAction[];
+  goal?: { property: string; op: "above" | "below"; threshold: number; within: number };
+  /** Milliseconds before the rule may fire again. */
+  cooldown?: number;
+  /** How far back past the threshold the signal must go to re-arm. */
+  hysteresis?: number;
+  enabled?: boolean;
+}
+
+export interface Proposal {
+  id: number;
+  deviceId: string;
+  actor: Actor;
+  action: RuleAction;
+  status: "pendingApproval" | "sent" | "rejected" | "blocked" | "failed";
+  createdAt: number;
+  updatedAt: number;
+  decidedBy?: string;
+  reason?: string;
+  [key: string]: unknown;
+}
