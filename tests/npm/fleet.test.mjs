@@ -111,3 +111,33 @@ test("predictive maintenance on a synthetic rising series", async () => {
   assert.deepEqual(r.few, []);
   assert.equal(r.invalid, "INVALID_THRESHOLD");
 });
+
+test("lifecycle: a suspended device takes no commands, a decommissioned twin is read-only, the log replays", async () => {
+  const r = await run((config) => {
+    const { FleetManager } = window.twinkit;
+    const fleet = new FleetManager();
+    const twin = fleet.addDevice({ ...config, id: "life-1" });
+    twin.connect();
+    const inFlight = twin.sendCommand("reboot", {});
+    fleet.setLifecycle("life-1", "suspended", "maintenance window");
+    const failed = twin.getCommand(inFlight.commandId).status;
+    let refused = null;
+    try { twin.sendCommand("reboot", {}); } catch (e) { refused = e.code; }
+    let invalid = null;
+    try { fleet.setLifecycle("life-1", "provisioned"); } catch (e) { invalid = e.code; }
+    let unknown = null;
+    try { fleet.setLifecycle("life-1", "retired"); } catch (e) { unknown = e.message; }
+    fleet.setLifecycle("life-1", "active");
+    fleet.setLifecycle("life-1", "decommissioned");
+    let readOnly = null;
+    try { twin.setDesired("setpoint", 70); } catch (e) { readOnly = e.code; }
+    return { failed, refused, invalid, unknown, readOnly, status: fleet.getFleetStatus().lifecycle, log: fleet.getLifecycleLog().map((e) => e.type === "transition" ? `${e.from}->${e.to}` : e.type) };
+  }, thermostat);
+  assert.equal(r.failed, "failed", "in-flight commands fail on suspension");
+  assert.equal(r.refused, "LIFECYCLE");
+  assert.equal(r.invalid, "INVALID_TRANSITION");
+  assert.match(r.unknown, /retired/);
+  assert.equal(r.readOnly, "LIFECYCLE");
+  assert.equal(r.status.decommissioned, 1);
+  assert.deepEqual(r.log, ["added", "active->suspended", "suspended->active", "active->decommissioned"]);
+});

@@ -201,6 +201,42 @@ impl LifecycleLog {
         });
     }
 
+    /// Records a device joining a host's fleet in `state`.
+    pub fn record_added(&mut self, device_id: &str, state: LifecycleState, now: Millis) {
+        self.append(device_id, Some(now), LifecycleChange::Added { state });
+    }
+
+    /// Records a device leaving a host's fleet.
+    pub fn record_removed(&mut self, device_id: &str, now: Millis) {
+        self.append(device_id, Some(now), LifecycleChange::Removed);
+    }
+
+    /// Records a transition made with [`crate::DigitalTwin::transition`]
+    /// (for hosts that keep their twins outside a [`crate::FleetManager`]).
+    pub fn record_transition(
+        &mut self,
+        device_id: &str,
+        from: LifecycleState,
+        to: LifecycleState,
+        actor: Actor,
+        reason: Option<&str>,
+        now: Millis,
+    ) -> &LifecycleEvent {
+        self.append(
+            device_id,
+            Some(now),
+            LifecycleChange::Transition {
+                from,
+                to,
+                actor,
+                reason: reason.map(crate::limits::printable),
+            },
+        );
+        self.events
+            .last()
+            .unwrap_or_else(|| unreachable!("just appended"))
+    }
+
     /// Every event, oldest first.
     pub fn events(&self) -> &[LifecycleEvent] {
         &self.events

@@ -591,6 +591,27 @@ impl DigitalTwin {
         }
     }
 
+    /// Moves the twin to another lifecycle state if the transition is
+    /// allowed (see [`LifecycleState::can_become`]); returns the state it
+    /// left. Refused with `INVALID_TRANSITION`, changing nothing, otherwise.
+    /// Hosts keep the log ([`crate::lifecycle::LifecycleLog::record_transition`]).
+    pub fn transition(
+        &mut self,
+        to: LifecycleState,
+        now: Millis,
+    ) -> Result<LifecycleState, TwinError> {
+        let from = self.lifecycle;
+        if !from.can_become(to) {
+            return Err(TwinError::InvalidTransition {
+                device_id: self.config.id.clone(),
+                from,
+                to,
+            });
+        }
+        self.set_lifecycle(to, now);
+        Ok(from)
+    }
+
     /// Moves the twin to a lifecycle state (the fleet checks the transition
     /// and logs it). Commands in flight fail when commands are no longer
     /// accepted; a decommissioned twin drops its queue and disconnects.

@@ -111,6 +111,46 @@ impl FleetManager {
         make_unsubscribe(self.off.as_ref().unchecked_ref(), id)
     }
 
+    /// Moves a device to another lifecycle state (`"provisioned"`,
+    /// `"active"`, `"maintenance"`, `"suspended"`, `"decommissioned"`): a
+    /// suspended device takes no commands (in-flight ones fail), a
+    /// decommissioned twin is read-only. Throws `INVALID_TRANSITION`
+    /// (nothing changes) or `UNKNOWN_DEVICE`. Returns the logged event.
+    #[wasm_bindgen(js_name = setLifecycle, unchecked_return_type = "LifecycleEvent")]
+    pub fn set_lifecycle(
+        &self,
+        device_id: &str,
+        #[wasm_bindgen(unchecked_param_type = "LifecycleState")] state: &str,
+        reason: Option<String>,
+    ) -> Result<JsValue, JsValue> {
+        let to: twinkit_core::lifecycle::LifecycleState =
+            serde_json::from_value(serde_json::Value::String(state.to_string())).map_err(|_| {
+                crate::convert::js_error(
+                    "INVALID_INPUT",
+                    &format!(
+                        "lifecycle state `{}`: expected provisioned, active, maintenance, suspended or decommissioned",
+                        twinkit_core::limits::printable(state)
+                    ),
+                )
+            })?;
+        let event = self
+            .fleet
+            .set_lifecycle(
+                device_id,
+                to,
+                twinkit_core::audit::Actor::User,
+                reason.as_deref(),
+            )
+            .or_throw()?;
+        to_js(&event)
+    }
+
+    /// The append-only lifecycle log, oldest first.
+    #[wasm_bindgen(js_name = getLifecycleLog, unchecked_return_type = "LifecycleEvent[]")]
+    pub fn get_lifecycle_log(&self) -> Result<JsValue, JsValue> {
+        js_sys::JSON::parse(&self.fleet.lifecycle_log_json())
+    }
+
     /// Counts: total, connected, disconnected, connecting, active alerts.
     #[wasm_bindgen(js_name = getFleetStatus, unchecked_return_type = "FleetStatus")]
     pub fn get_fleet_status(&self) -> Result<JsValue, JsValue> {

@@ -162,7 +162,14 @@ impl RuleEngine {
     /// Proposals waiting for approval.
     #[wasm_bindgen(js_name = getPendingApproval, unchecked_return_type = "Proposal[]")]
     pub fn get_pending_approval(&self) -> Result<JsValue, JsValue> {
-        to_js(&self.state.borrow().engine.pending_approval().collect::<Vec<_>>())
+        to_js(
+            &self
+                .state
+                .borrow()
+                .engine
+                .pending_approval()
+                .collect::<Vec<_>>(),
+        )
     }
 
     /// Approves a pending proposal: its safety check runs again, then it is
@@ -172,7 +179,12 @@ impl RuleEngine {
         let id = proposal_id as u64;
         let proposal = self
             .twin
-            .update(|core, now| self.state.borrow_mut().engine.approve(core, id, approver, now))
+            .update(|core, now| {
+                self.state
+                    .borrow_mut()
+                    .engine
+                    .approve(core, id, approver, now)
+            })
             .or_throw()?
             .map_err(|e| twin_error(&e))?;
         to_js(&proposal)

@@ -494,3 +494,9 @@ export interface Proposal {
   reason?: string;
   [key: string]: unknown;
 }
+
+export type LifecycleEvent = { seq: number; deviceId: string; timestamp?: number } & (
+  | { type: "added"; state: LifecycleState }
+  | { type: "transition"; from: LifecycleState; to: LifecycleState; actor: Actor; reason?: string }
+  | { type: "removed" }
+);

@@ -4,6 +4,8 @@ use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 
 use indexmap::IndexMap;
+use twinkit_core::audit::Actor;
+use twinkit_core::lifecycle::{LifecycleEvent, LifecycleLog, LifecycleState};
 use twinkit_core::{DeviceEvent, FleetStatus};
 
 use crate::error::WebError;
@@ -18,6 +20,9 @@ struct Member {
 
 #[derive(Default)]
 struct FleetInner {
+    /// Append-only log of lifecycle changes, from which states can be
+    /// rebuilt (`twinkit_core::lifecycle::rebuild`).
+    lifecycle: RefCell<LifecycleLog>,
     members: RefCell<IndexMap<String, Member>>,
     listeners: RefCell<Vec<(u32, Listener)>>,
     next_id: Cell<u32>,
@@ -74,6 +79,10 @@ impl Fleet {
         if self.0.members.borrow().contains_key(&id) {
             return Err(WebError::DuplicateDevice { device_id: id });
         }
+        self.0
+            .lifecycle
+            .borrow_mut()
+            .record_added(&id, twin.core().lifecycle(), crate::now());
         let fleet: Weak<FleetInner> = Rc::downgrade(&self.0);
         let events = twin.subscribe(None, move |event| match fleet.upgrade() {
             Some(fleet) => fleet.deliver(event),
@@ -125,6 +134,10 @@ impl Fleet {
         match member {
             Some(member) => {
                 member.twin.dispose();
+                self.0
+                    .lifecycle
+                    .borrow_mut()
+                    .record_removed(device_id, crate::now());
                 true
             }
             None => false,
@@ -175,6 +188,35 @@ impl Fleet {
     /// A weak handle, which does not keep the fleet alive.
     pub fn downgrade(&self) -> WeakFleet {
         WeakFleet(Rc::downgrade(&self.0))
+    }
+
+    /// Moves a device to another lifecycle state (a suspended device takes
+    /// no commands; a decommissioned one is read-only) and logs it.
+    pub fn set_lifecycle(
+        &self,
+        device_id: &str,
+        to: LifecycleState,
+        actor: Actor,
+        reason: Option<&str>,
+    ) -> Result<LifecycleEvent, WebError> {
+        let twin = self.get(device_id).ok_or_else(|| {
+            WebError::Twin(twinkit_core::TwinError::UnknownDevice {
+                device_id: twinkit_core::limits::printable(device_id),
+            })
+        })?;
+        let now = crate::now();
+        let from = twin.update_at(now, |core, now| core.transition(to, now))??;
+        Ok(self
+            .0
+            .lifecycle
+            .borrow_mut()
+            .record_transition(device_id, from, to, actor, reason, now)
+            .clone())
+    }
+
+    /// The lifecycle log as JSON (append-only, oldest first).
+    pub fn lifecycle_log_json(&self) -> String {
+        self.0.lifecycle.borrow().to_json()
     }
 
     /// Counts: total, connected, disconnected, connecting, active alerts.
