@@ -3,7 +3,8 @@
 // on 127.0.0.1 (tests/connections/services.mjs; the binary is built by
 // scripts/test.sh): the twins connect over MQTT, devices update, a setpoint
 // goes pending then synced once the simulator reports it, a command
-// completes, and the page logs no error.
+// completes, and the page logs no error. The same page over the simulator's
+// WebSocket JSON server connects and updates too.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { openPage } from "../npm/harness.mjs";
@@ -12,12 +13,13 @@ import { freePort, startMosquitto, startSim } from "../connections/services.mjs"
 const DEVICES = 5;
 let broker;
 let sim;
+let wsPort;
 let ctx;
 const page = () => ctx.page;
 
 before(async () => {
   broker = await startMosquitto();
-  const wsPort = await freePort();
+  wsPort = await freePort();
   sim = await startSim(
     ["--mqtt", `127.0.0.1:${broker.ports.tcp}`, "--ws", `127.0.0.1:${wsPort}`,
       "--devices", String(DEVICES), "--interval", "250", "--prefix", "twinkit"],
@@ -79,6 +81,20 @@ test("a command sent over MQTT reaches completed", async () => {
   const steps = await done.$$eval(".step.done", (s) => s.map((e) => e.textContent));
   assert.deepEqual(steps, ["pending", "sent", "acknowledged", "completed"]);
   assert.deepEqual(ctx.errors, []);
+});
+
+test("live mode over WebSocket JSON: the twins connect to the simulator and update", async () => {
+  const ws = await openPage(`www/index.html?live=websocket&url=${encodeURIComponent(`ws://127.0.0.1:${wsPort}/`)}&devices=${DEVICES}&rate=4&history=off`,
+    () => document.querySelectorAll("[data-device-row]").length > 0);
+  try {
+    await ws.page.waitForSelector("[data-live-status=connected]");
+    assert.equal(await ws.page.getAttribute("[data-live-status]", "data-live-kind"), "websocket");
+    await ws.page.waitForFunction(() =>
+      [...document.querySelectorAll("[data-device-row]")].filter((r) => Number(r.dataset.version) > 1).length >= 3);
+    assert.deepEqual(ws.errors, []);
+  } finally {
+    await ws.close();
+  }
 });
 
 test("unusable live parameters show an error instead of a fleet", async () => {
