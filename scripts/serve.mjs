@@ -78,7 +78,8 @@ export async function serve({ mounts = [["/", ""]], host = "127.0.0.1", port = 0
   return { server, origin: `http://${host}:${server.address().port}` };
 }
 
-function portFromArgs(argv, env) {
+/** The port of `--port N`, `--port=N` or PORT=N (default 8080); throws on a bad one. */
+export function portFromArgs(argv, env) {
   const i = argv.indexOf("--port");
   const raw = i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith("--port="))?.slice(7) ?? env.PORT;
   if (raw === undefined || raw === "") return 8080;

@@ -57,8 +57,10 @@ tsc -p tests/types
 step "npm package from plain JavaScript in headless Chromium (playwright-core)"
 node --test --test-concurrency=1 tests/npm/*.test.mjs
 
-step "dashboard (www/) in headless Chromium: build, then load, live updates, setpoint, command, alert, plain-JS example"
+step "dashboard (www/) in headless Chromium: build, then load, live updates, setpoint, command, history, alert, plain-JS example; live mode against mosquitto and twinkit-sim"
 bash scripts/build-dashboard.sh
+# The live-mode tests start mosquitto and the simulator binary themselves.
+cargo build -p twinkit-sim --bin twinkit-sim
 node --test --test-concurrency=1 tests/dashboard/*.test.mjs
 echo "screenshot of the device page: target/dashboard/device-page.png"
 

@@ -1,8 +1,9 @@
 // The dashboard (www/, built into www/dist/ by scripts/build-dashboard.sh)
 // in Debian's Chromium with its embedded simulated fleet: it loads without
 // console errors, devices update, a setpoint goes pending then synced, a
-// command completes, a fault drives a motor over its limit and the alert
-// can be acknowledged. A screenshot of the device page is written to
+// command completes, the history panel shows aggregates read back from the
+// IndexedDB store and offers a CSV of a range, a fault drives a motor over
+// its limit and the alert can be acknowledged. A screenshot of the device page is written to
 // target/dashboard/device-page.png for review.
 import assert from "node:assert/strict";
 import { mkdir } from "node:fs/promises";
@@ -74,6 +75,41 @@ test("a command goes through its lifecycle to completed", async () => {
   const done = await page().waitForSelector("li.command[data-name=calibrate][data-status=completed]");
   const steps = await done.$$eval(".step.done", (s) => s.map((e) => e.textContent));
   assert.deepEqual(steps, ["pending", "sent", "acknowledged", "completed"]);
+});
+
+test("history: aggregates from the IndexedDB store and a CSV download of a range", async () => {
+  // Still on thermostat-001: its telemetry has been recorded since the page loaded.
+  const row = await page().waitForSelector(".history tr[data-bucket]");
+  const start = Number(await row.getAttribute("data-bucket"));
+  assert.equal(start % 3_600_000, 0, "hour buckets start on the hour");
+  assert.ok(Number(await row.getAttribute("data-count")) >= 1);
+  const [min, avg, max] = await Promise.all(["data-min", "data-avg", "data-max"].map(
+    async (cell) => Number(await row.$eval(`[${cell}]`, (e) => e.textContent))));
+  assert.ok(min <= avg && avg <= max, `min ${min} avg ${avg} max ${max}`);
+  assert.ok(min >= 5 && max <= 35, "a thermostat's temperatures");
+
+  await page().selectOption(".history select[name=history-resolution]", "day");
+  await page().waitForFunction(() => {
+    const row = document.querySelector(".history tr[data-bucket]");
+    return row && Number(row.dataset.bucket) % 86_400_000 === 0;
+  });
+
+  await page().selectOption(".history select[name=csv-range]", "15");
+  await page().click(".history [data-csv-prepare]");
+  const link = await page().waitForSelector(".history a.csv-link");
+  assert.match(await link.getAttribute("download"), /^thermostat-001-\d+-\d+\.csv$/);
+  const rows = Number(await link.getAttribute("data-csv-rows"));
+  const text = await page().evaluate(async (href) => (await fetch(href)).text(), await link.getAttribute("href"));
+  const lines = text.split("\r\n").filter((l) => l !== "");
+  assert.equal(lines[0], "timestamp,heating,temperature");
+  assert.ok(rows >= 1 && lines.length === rows + 1, `${rows} rows announced, ${lines.length - 1} in the file`);
+  for (const line of lines.slice(1)) {
+    const [t, heating, temperature] = line.split(",");
+    assert.ok(Number.isInteger(Number(t)) && Number(t) > Date.now() - 20 * 60_000, line);
+    assert.ok(["true", "false", ""].includes(heating), line);
+    assert.ok(temperature === "" || Number.isFinite(Number(temperature)), line);
+  }
+  assert.deepEqual(ctx.errors, []);
 });
 
 test("a fault drives a motor over its limit: the alert appears and can be acknowledged", async () => {

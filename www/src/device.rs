@@ -1,5 +1,6 @@
 //! The device page: live charts, reported vs desired with controls, the
-//! command console, alerts, predictive maintenance and (later) history.
+//! command console, alerts, predictive maintenance and history from the
+//! time-series store.
 
 use leptos::prelude::*;
 use serde_json::{json, Value};
@@ -15,10 +16,16 @@ use crate::format;
 use crate::history::History;
 use crate::maintenance::Maintenance;
 use crate::panels::AlertsPanel;
+use crate::recorder::Recorder;
 
 /// One device.
 #[component]
-pub fn DevicePage(twin: Twin, now: Signal<Millis>) -> impl IntoView {
+pub fn DevicePage(
+    twin: Twin,
+    now: Signal<Millis>,
+    /// Where the fleet's telemetry is stored, for the history panel.
+    recorder: Option<Recorder>,
+) -> impl IntoView {
     let UseDigitalTwinReturn {
         state,
         is_connected,
@@ -35,6 +42,12 @@ pub fn DevicePage(twin: Twin, now: Signal<Millis>) -> impl IntoView {
         .iter()
         .filter(|p| p.telemetry && p.kind == PropertyType::Number)
         .map(|p| view! { <Chart twin=twin.clone() property=p.clone() alerts=active/> })
+        .collect();
+    let numeric: Vec<String> = config
+        .properties
+        .iter()
+        .filter(|p| p.telemetry && p.kind == PropertyType::Number)
+        .map(|p| p.name.clone())
         .collect();
     let last_update = move || state.with(|s| (s.version() > 0).then(|| s.timestamp()));
     let rows: Vec<_> = config
@@ -85,7 +98,7 @@ pub fn DevicePage(twin: Twin, now: Signal<Millis>) -> impl IntoView {
             <Maintenance twin=twin.clone() device_type=config.device_type.clone()/>
             <div class="columns">
                 <AlertsPanel source=AlertSource::Twin(twin.clone())/>
-                <History device_id=config.id.clone()/>
+                <History device_id=config.id.clone() properties=numeric recorder=recorder/>
             </div>
         </div>
     }

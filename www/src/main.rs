@@ -2,7 +2,9 @@
 //!
 //! By default the page runs its own simulated fleet (`twinkit-sim` devices
 //! with `twinkit-core` physics, wired in-process to the twins), so nothing
-//! but a static server is needed. URL parameters (see [`params`]) size it.
+//! but a static server is needed. URL parameters (see [`params`]) size it,
+//! or switch to live mode: twins of the same devices served by the
+//! `twinkit-sim` binary, over MQTT, WebSocket JSON or HTTP.
 #![deny(missing_docs)]
 
 mod app;
@@ -12,10 +14,13 @@ mod device;
 mod embedded;
 mod format;
 mod history;
+mod live;
 mod maintenance;
 mod overview;
 mod panels;
 mod params;
+mod recorder;
+mod source;
 
 fn main() {
     // Panics go to the console as errors (the tests fail on any).

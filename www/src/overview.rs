@@ -8,9 +8,9 @@ use twinkit_leptos::{
     use_fleet_with_options, AlertSource, DeviceSummary, UseFleetOptions, UseFleetReturn,
 };
 
-use crate::embedded::Embedded;
 use crate::format;
 use crate::panels::{AlertsPanel, EventsPanel};
+use crate::source::FleetSource;
 
 /// The reading shown in the overview for each device type.
 fn key_property(device_type: &str) -> &'static str {
@@ -22,17 +22,17 @@ fn key_property(device_type: &str) -> &'static str {
 
 /// The overview page.
 #[component]
-pub fn Overview(embedded: Embedded, now: Signal<Millis>) -> impl IntoView {
+pub fn Overview(source: FleetSource, now: Signal<Millis>) -> impl IntoView {
     let UseFleetReturn {
         fleet,
         devices,
         status,
         events,
         ..
-    } = use_fleet_with_options(UseFleetOptions::default().fleet(embedded.fleet.clone()));
+    } = use_fleet_with_options(UseFleetOptions::default().fleet(source.fleet.clone()));
     let pending = Memo::new(move |_| devices.with(|d| d.iter().map(|d| d.pending).sum::<usize>()));
-    let paused = RwSignal::new(embedded.is_paused());
-    let shared = SendWrapper::new(embedded.clone());
+    let paused = RwSignal::new(source.is_paused());
+    let shared = SendWrapper::new(source.clone());
     let toggle = move |_| {
         if shared.is_paused() {
             shared.connect_all();
