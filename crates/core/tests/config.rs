@@ -294,3 +294,15 @@ fn from_value_names_paths_like_from_json() {
         "{err:?}"
     );
 }
+
+#[test]
+fn mqtt_device_ids_that_would_break_topics_are_refused_at_config_time() {
+    for id in ["plant/1", "dev+1", "dev#", "dev\u{0}x"] {
+        let error = twinkit_core::DeviceConfig::from_value(serde_json::json!({
+            "id": id, "name": "D", "type": "t", "properties": [],
+            "connectionType": "mqtt", "connectionConfig": { "url": "ws://127.0.0.1:9001" }
+        }))
+        .unwrap_err();
+        assert!(error.to_string().contains("id"), "{id:?}: {error}");
+    }
+}
