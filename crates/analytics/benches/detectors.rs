@@ -126,18 +126,5 @@ fn main() {
         "baseline: least squares on the same points (Theil–Sen thins to 400 points)",
     );
 
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("crate lives in crates/<name>");
-    let dir = root.join("target/bench");
-    std::fs::create_dir_all(&dir).expect("create target/bench");
-    let path = dir.join("results.json");
-    let mut all: BTreeMap<String, Value> = std::fs::read(&path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
-    all.extend(results.0);
-    std::fs::write(&path, serde_json::to_vec_pretty(&all).expect("json")).expect("write results");
-    println!("wrote {}", path.display());
+    twinkit_bench::write_results(env!("CARGO_MANIFEST_DIR"), results.0);
 }

@@ -4,10 +4,9 @@
 //! Run with `npm run bench` (or `cargo bench -p twinkit-sim --bench sim`).
 //! Medians over several rounds; measurements, never assertions.
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use twinkit_core::FleetManager;
 use twinkit_sim::{Bridge, SimFleet, SimOptions};
 
@@ -69,21 +68,9 @@ fn main() {
     let note = "µs per step: 100 simulated devices each sending a record into its twin (Bridge::exchange); baseline: the devices alone";
     println!("{name:<34} {with_twins:>10.1} µs  baseline {devices_only:>10.1} µs  ratio {ratio:>7.3}  ({note})");
 
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("crate lives in crates/<name>");
-    let dir = root.join("target/bench");
-    std::fs::create_dir_all(&dir).expect("create target/bench");
-    let path = dir.join("results.json");
-    let mut all: BTreeMap<String, Value> = std::fs::read(&path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
-    all.insert(
-        name.to_string(),
-        json!({"value": with_twins, "unit": "µs", "baseline": devices_only, "ratio": ratio, "note": note}),
+    let entry = json!({"value": with_twins, "unit": "µs", "baseline": devices_only, "ratio": ratio, "note": note});
+    twinkit_bench::write_results(
+        env!("CARGO_MANIFEST_DIR"),
+        [(name.to_string(), entry)].into(),
     );
-    std::fs::write(&path, serde_json::to_vec_pretty(&all).expect("json")).expect("write results");
-    println!("wrote {}", path.display());
 }
