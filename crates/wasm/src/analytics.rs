@@ -2,14 +2,13 @@
 //! `PredictiveMaintenance` and `DigitalTwin` (detailed predictions, what-if).
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use js_sys::Function;
 use serde_json::Value;
-use twinkit_analytics::{AnomalyDetector as Detectors, AnomalyKind, Detection, DetectorConfig};
+use twinkit_analytics::{AnomalyDetector as Detectors, Detection, DetectionAlerts, DetectorConfig};
 use twinkit_core::events::EventData;
-use twinkit_core::AlertCondition;
 use twinkit_core::EventType;
 use twinkit_web::{HandlerFailed, Subscription};
 use wasm_bindgen::prelude::*;
@@ -27,25 +26,7 @@ struct DetectorState {
     handlers: Vec<(u32, Function)>,
     next_id: u32,
     /// The twin alert standing for each latched (property, anomaly).
-    alerts: HashMap<(String, AnomalyKind), String>,
-}
-
-fn condition(kind: AnomalyKind) -> AlertCondition {
-    match kind {
-        AnomalyKind::Spike => AlertCondition::Spike,
-        AnomalyKind::Stuck => AlertCondition::Stuck,
-        AnomalyKind::RapidChange => AlertCondition::RapidChange,
-        _ => AlertCondition::Drift,
-    }
-}
-
-fn latched(active: &twinkit_analytics::detect::ActiveDetections, kind: AnomalyKind) -> bool {
-    match kind {
-        AnomalyKind::Spike => active.spike,
-        AnomalyKind::Stuck => active.stuck,
-        AnomalyKind::RapidChange => active.rapid_change,
-        _ => active.drift,
-    }
+    alerts: DetectionAlerts,
 }
 
 /// Streaming anomaly detection (spike, stuck, rapid change, drift) and
@@ -80,55 +61,14 @@ fn parse<T: serde::de::DeserializeOwned>(value: Value, what: &str) -> Result<T, 
 
 /// Each new detection becomes a twin alert (one per property and anomaly
 /// while the detector holds it latched); an alert is resolved when the latch
-/// lets go.
+/// lets go (see `twinkit_analytics::alerts`).
 fn sync_alerts(state: &Rc<RefCell<DetectorState>>, twin: &twinkit_web::Twin, found: &[Detection]) {
-    let mut raise = Vec::new();
-    let mut resolve = Vec::new();
-    {
-        let state = state.borrow();
-        for d in found {
-            if !state.alerts.contains_key(&(d.property.clone(), d.kind)) {
-                raise.push(d.clone());
-            }
-        }
-        for ((property, kind), id) in &state.alerts {
-            let held = state
-                .detectors
-                .property(property)
-                .is_some_and(|p| latched(&p.active(), *kind));
-            if !held {
-                resolve.push(((property.clone(), *kind), id.clone()));
-            }
-        }
-    }
-    for (key, id) in resolve {
-        state.borrow_mut().alerts.remove(&key);
-        let _ = twin.update(|core, now| core.resolve_alert(&id, now));
-    }
-    for d in raise {
-        let threshold = match &d.expected_range {
-            Some(range) if d.value > range.max => range.max,
-            Some(range) => range.min,
-            None => 0.0,
-        };
-        let alert = twin.update(|core, now| {
-            core.raise_alert(
-                &d.property,
-                condition(d.kind),
-                d.severity,
-                d.message.clone(),
-                d.value,
-                threshold,
-                now,
-            )
-        });
-        if let Ok(alert) = alert {
-            state
-                .borrow_mut()
-                .alerts
-                .insert((d.property.clone(), d.kind), alert.id);
-        }
-    }
+    // The borrow ends before the twin delivers the alert events, so alert
+    // handlers may call back into this detector.
+    let _ = twin.update(|core, now| {
+        let state = &mut *state.borrow_mut();
+        state.alerts.sync(&state.detectors, found, core, now)
+    });
 }
 
 #[wasm_bindgen]
@@ -166,7 +106,7 @@ impl AnomalyDetector {
             kept: VecDeque::new(),
             handlers: Vec::new(),
             next_id: 1,
-            alerts: HashMap::new(),
+            alerts: DetectionAlerts::new(),
         }));
         let alerting = twin.0.downgrade();
         let watched = Rc::clone(&state);
