@@ -1,12 +1,13 @@
-//! [`use_fleet`]: a fleet of twins as signals: one summary per device,
-//! fleet totals and a bounded list of recent events.
+//! [`use_fleet`]: a fleet of twins as signals: one summary per device
+//! (with its lifecycle state), fleet totals (with counts per lifecycle
+//! state) and a bounded list of recent events.
 
 use std::sync::Arc;
 
 use leptos::prelude::*;
 use twinkit_core::{
-    ConnectionState, DeviceConfig, DeviceEvent, EventType, FleetStatus, Millis, Severity,
-    TwinOptions,
+    Actor, ConnectionState, DeviceConfig, DeviceEvent, EventType, FleetStatus, LifecycleEvent,
+    LifecycleState, Millis, Severity, TwinOptions,
 };
 use twinkit_web::{Fleet, Twin, WebError};
 
@@ -34,6 +35,9 @@ pub struct DeviceSummary {
     pub worst_severity: Option<Severity>,
     /// Desired values the device has not reported yet.
     pub pending: usize,
+    /// Where the device is in its life (a suspended device takes no
+    /// commands; a decommissioned one is read-only).
+    pub lifecycle: LifecycleState,
 }
 
 impl DeviceSummary {
@@ -52,6 +56,7 @@ impl DeviceSummary {
             active_alerts: core.alerts().active_count(),
             worst_severity: core.active_alerts().map(|a| a.severity).max(),
             pending: state.delta().len(),
+            lifecycle: core.lifecycle(),
         }
     }
 }
@@ -135,6 +140,10 @@ pub type RemoveDeviceFn = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 pub type ConnectAllFn = Arc<dyn Fn() -> Result<(), WebError> + Send + Sync>;
 /// A closure without arguments or result (`disconnect_all`, `refresh`).
 pub type ActionFn = Arc<dyn Fn() + Send + Sync>;
+/// `set_lifecycle(device_id, state, reason)` of [`UseFleetReturn`].
+pub type SetLifecycleFn = Arc<
+    dyn Fn(&str, LifecycleState, Option<&str>) -> Result<LifecycleEvent, WebError> + Send + Sync,
+>;
 
 /// What [`use_fleet`] returns.
 #[derive(Clone)]
@@ -144,7 +153,8 @@ pub struct UseFleetReturn {
     /// One summary per device, in the order added; a device's entry changes
     /// only when its summary does.
     pub devices: Signal<Vec<DeviceSummary>>,
-    /// Fleet totals: devices, connected, disconnected, connecting, alerts.
+    /// Fleet totals: devices, connected, disconnected, connecting, alerts,
+    /// and devices per lifecycle state (`status.lifecycle`).
     pub status: Signal<FleetStatus>,
     /// Recent events of every device (oldest first), bounded by
     /// [`UseFleetOptions::events_limit`].
@@ -160,8 +170,15 @@ pub struct UseFleetReturn {
     pub connect_all: ConnectAllFn,
     /// Disconnects every twin.
     pub disconnect_all: ActionFn,
+    /// `set_lifecycle(device_id, state, reason)`: moves a device to another
+    /// lifecycle state as the user, and logs it in the fleet's lifecycle
+    /// log. Entering `suspended` or `decommissioned` fails its commands in
+    /// flight. An unknown device or a transition not allowed (see
+    /// `twinkit_core::lifecycle`) is an error and changes nothing.
+    pub set_lifecycle: SetLifecycleFn,
     /// Re-reads the device list from the fleet, for twins added with
-    /// `fleet.add` directly rather than through `add_device`.
+    /// `fleet.add` directly rather than through `add_device`, or moved with
+    /// `fleet.set_lifecycle` rather than through `set_lifecycle`.
     pub refresh: ActionFn,
 }
 
@@ -291,6 +308,18 @@ pub fn use_fleet_with_options(options: UseFleetOptions) -> UseFleetReturn {
     let disconnect_fleet = local(fleet.clone());
     let disconnect_all: ActionFn = Arc::new(move || disconnect_fleet.disconnect_all());
 
+    // A transition raises no twin event (unless commands fail), so the
+    // summaries are re-read here.
+    let lifecycle_fleet = local(fleet.clone());
+    let lifecycle_refresh = Arc::clone(&refresh);
+    let set_lifecycle: SetLifecycleFn = Arc::new(
+        move |device_id: &str, state: LifecycleState, reason: Option<&str>| {
+            let logged = lifecycle_fleet.set_lifecycle(device_id, state, Actor::User, reason);
+            lifecycle_refresh();
+            logged
+        },
+    );
+
     UseFleetReturn {
         fleet,
         devices: devices.into(),
@@ -300,6 +329,7 @@ pub fn use_fleet_with_options(options: UseFleetOptions) -> UseFleetReturn {
         remove_device,
         connect_all,
         disconnect_all,
+        set_lifecycle,
         refresh,
     }
 }
@@ -324,6 +354,7 @@ fn tally(devices: &[DeviceSummary]) -> FleetStatus {
             ConnectionState::Disconnected => {}
         }
         status.alerts += device.active_alerts;
+        status.lifecycle.add(device.lifecycle);
     }
     status.disconnected = status.total - status.connected;
     status

@@ -1,6 +1,7 @@
 //! [`use_predictive_maintenance`]: trend predictions of a twin's telemetry
 //! (time to warning and critical levels, confidence, recommendation) as a
-//! signal.
+//! signal, and on request the detailed ones of `twinkit-analytics`
+//! (least squares and Theil–Sen, prediction intervals, crossing bounds).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -8,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use leptos::prelude::*;
+use twinkit_analytics::{AnalyticsError, DetailedPrediction, PredictionOptions};
 use twinkit_core::{MaintenancePrediction, PredictiveMaintenance, Threshold, TwinError};
 use twinkit_web::Twin;
 
@@ -24,6 +26,12 @@ pub struct UsePredictiveMaintenanceOptions {
     /// Analyzes on a page timer at this period, until cleanup. Default:
     /// `None` (only when `analyze` is called).
     pub interval: Option<Duration>,
+    /// Makes every analysis (`analyze` and the timer) a detailed one with
+    /// these options (confidence level, Theil–Sen), filling
+    /// [`UsePredictiveMaintenanceReturn::detailed`] as well. Default: `None`
+    /// (plain predictions; `analyze_detailed` still gives detailed ones on
+    /// request).
+    pub detailed: Option<PredictionOptions>,
 }
 
 impl UsePredictiveMaintenanceOptions {
@@ -38,6 +46,12 @@ impl UsePredictiveMaintenanceOptions {
         self.interval = Some(period);
         self
     }
+
+    /// Sets [`UsePredictiveMaintenanceOptions::detailed`].
+    pub fn detailed(mut self, options: PredictionOptions) -> Self {
+        self.detailed = Some(options);
+        self
+    }
 }
 
 /// `analyze()` of [`UsePredictiveMaintenanceReturn`].
@@ -45,17 +59,30 @@ pub type AnalyzeFn = Arc<dyn Fn() -> Vec<MaintenancePrediction> + Send + Sync>;
 /// `set_threshold(property, warning, critical)` of
 /// [`UsePredictiveMaintenanceReturn`].
 pub type SetThresholdFn = Arc<dyn Fn(&str, f64, f64) -> Result<(), TwinError> + Send + Sync>;
+/// `analyze_detailed(options)` of [`UsePredictiveMaintenanceReturn`].
+pub type AnalyzeDetailedFn =
+    Arc<dyn Fn(PredictionOptions) -> Result<Vec<DetailedPrediction>, AnalyticsError> + Send + Sync>;
 
 /// What [`use_predictive_maintenance`] returns.
 #[derive(Clone)]
 pub struct UsePredictiveMaintenanceReturn {
     /// The predictions of the last analysis, in threshold order.
     pub predictions: Signal<Vec<MaintenancePrediction>>,
+    /// The detailed predictions of the last detailed analysis (each
+    /// prediction with its least-squares and Theil–Sen trends, the value at
+    /// +24 h with its prediction interval, and times to warning and critical
+    /// with lower and upper bounds), in threshold order.
+    pub detailed: Signal<Vec<DetailedPrediction>>,
     /// The thresholds set, in the order first set.
     pub thresholds: Signal<Vec<(String, Threshold)>>,
     /// Analyzes the twin's telemetry history now (page clock) and returns
-    /// the predictions (a property needs at least 10 points).
+    /// the predictions (a property needs at least 10 points); a detailed
+    /// analysis when [`UsePredictiveMaintenanceOptions::detailed`] is set.
     pub analyze: AnalyzeFn,
+    /// `analyze_detailed(options)`: a detailed analysis now, filling both
+    /// `predictions` and `detailed`; a confidence level outside (0, 1) is
+    /// an error and changes nothing.
+    pub analyze_detailed: AnalyzeDetailedFn,
     /// `set_threshold(property, warning, critical)`; non-finite or equal
     /// levels are an error and change nothing.
     pub set_threshold: SetThresholdFn,
@@ -99,9 +126,39 @@ pub fn use_predictive_maintenance_with_options(
     let predictions = RwSignal::new(Vec::<MaintenancePrediction>::new());
     let thresholds = RwSignal::new(listed(&engine.borrow()));
 
+    let detailed = RwSignal::new(Vec::<DetailedPrediction>::new());
+
+    let detailed_engine = local((Rc::clone(&engine), twin.downgrade()));
+    let analyze_detailed: AnalyzeDetailedFn = Arc::new(move |prediction_options| {
+        let (engine, twin) = &*detailed_engine;
+        let Some(twin) = twin.upgrade() else {
+            return Ok(Vec::new());
+        };
+        let result = twinkit_analytics::analyze_twin(
+            &mut engine.borrow_mut(),
+            &twin.core(),
+            twinkit_web::now(),
+            prediction_options,
+        )?;
+        // The core's plain predictions were stored by the same analysis.
+        let plain: Vec<MaintenancePrediction> = engine.borrow().predictions().cloned().collect();
+        set_if_changed(predictions, plain);
+        set_if_changed(detailed, result.clone());
+        Ok(result)
+    });
+
     let analyze_engine = local(Rc::clone(&engine));
     let analyze_twin = local(twin.downgrade());
+    let analyze_detailed_too = Arc::clone(&analyze_detailed);
+    let detailed_options = options.detailed;
     let analyze: AnalyzeFn = Arc::new(move || {
+        if let Some(prediction_options) = detailed_options {
+            // Invalid options analyze nothing; `analyze_detailed` says why.
+            if analyze_detailed_too(prediction_options).is_err() {
+                return Vec::new();
+            }
+            return analyze_engine.borrow().predictions().cloned().collect();
+        }
         let Some(twin) = analyze_twin.upgrade() else {
             return Vec::new();
         };
@@ -122,6 +179,14 @@ pub fn use_predictive_maintenance_with_options(
             // A changed threshold drops that property's prediction.
             let kept: Vec<MaintenancePrediction> =
                 threshold_engine.borrow().predictions().cloned().collect();
+            if let Some(kept) = detailed.try_with_untracked(|d| {
+                d.iter()
+                    .filter(|d| d.prediction.property != property)
+                    .cloned()
+                    .collect::<Vec<_>>()
+            }) {
+                set_if_changed(detailed, kept);
+            }
             set_if_changed(predictions, kept);
             Ok(())
         });
@@ -135,8 +200,10 @@ pub fn use_predictive_maintenance_with_options(
 
     UsePredictiveMaintenanceReturn {
         predictions: predictions.into(),
+        detailed: detailed.into(),
         thresholds: thresholds.into(),
         analyze,
+        analyze_detailed,
         set_threshold,
     }
 }

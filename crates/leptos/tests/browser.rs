@@ -284,6 +284,7 @@ async fn predictive_maintenance_predicts_a_rising_trend() {
             analyze,
             set_threshold,
             thresholds,
+            ..
         } = use_predictive_maintenance_with_options(
             &given,
             UsePredictiveMaintenanceOptions::default().threshold("temperature", 40.0, 45.0),
