@@ -113,6 +113,38 @@ pub fn use_predictive_maintenance(twin: &Twin) -> UsePredictiveMaintenanceReturn
 }
 
 /// Predictive maintenance of a twin, with options. The twin is only read.
+///
+/// Detailed predictions, analyzed every minute:
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use leptos::prelude::*;
+/// use twinkit_analytics::PredictionOptions;
+/// use twinkit_leptos::{
+///     use_predictive_maintenance_with_options, Twin, UsePredictiveMaintenanceOptions,
+/// };
+///
+/// #[component]
+/// fn Bounds(twin: Twin) -> impl IntoView {
+///     let pm = use_predictive_maintenance_with_options(
+///         &twin,
+///         UsePredictiveMaintenanceOptions::default()
+///             .threshold("vibration", 4.0, 7.0)
+///             .interval(Duration::from_secs(60))
+///             .detailed(PredictionOptions { confidence_level: 0.9, robust: true }),
+///     );
+///     let detailed = pm.detailed;
+///     view! {
+///         <For each=move || detailed.get() key=|d| d.prediction.property.clone() let:d>
+///             <p>{format!("{}: critical in {:?} h (between {:?} and {:?})",
+///                 d.prediction.property,
+///                 d.least_squares.time_to_critical.estimate,
+///                 d.least_squares.time_to_critical.lower,
+///                 d.least_squares.time_to_critical.upper)}</p>
+///         </For>
+///     }
+/// }
+/// ```
 pub fn use_predictive_maintenance_with_options(
     twin: &Twin,
     options: UsePredictiveMaintenanceOptions,
