@@ -37,6 +37,8 @@ struct HubKey {
     password: Option<String>,
     topic: Option<String>,
     keepalive: Option<u16>,
+    topic_scheme: Option<twinkit_core::MqttTopicScheme>,
+    thing_name: Option<String>,
 }
 
 thread_local! {
@@ -112,6 +114,8 @@ pub(crate) fn hub_for(twin: &Twin) -> Result<Rc<HubInner>, WebError> {
         password: config.password.clone(),
         topic: config.topic.clone(),
         keepalive: config.keepalive,
+        topic_scheme: config.topic_scheme,
+        thing_name: config.thing_name.clone(),
     };
     if let Some(hub) = HUBS.with(|h| h.borrow().get(&key).and_then(Weak::upgrade)) {
         return Ok(hub);
