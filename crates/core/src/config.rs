@@ -177,6 +177,43 @@ pub struct ConnectionConfig {
     /// default) or 5.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol_version: Option<u8>,
+    /// MQTT keepalive in seconds, as MQTT.js names it (default 120; 0 turns
+    /// PINGREQ off). The twin pings after half of it without sending, so a
+    /// timer of a hidden tab up to a minute late still pings in time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keepalive: Option<u16>,
+    /// MQTT topics and payloads: `twinkit` (the default: `{topic}/{id}/...`
+    /// with twinkit's JSON messages) or `aws-shadow` (the AWS IoT Device
+    /// Shadow's `$aws/things/{thing}/shadow/...` topics and documents).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic_scheme: Option<MqttTopicScheme>,
+    /// The AWS IoT thing whose shadow the twin follows in `aws-shadow`
+    /// mode (default: the device id). 1 to 128 of `[a-zA-Z0-9:_-]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thing_name: Option<String>,
+}
+
+/// How an MQTT connection lays out its topics and payloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum MqttTopicScheme {
+    /// twinkit's scheme: `{topic}/{deviceId}/telemetry`, `/reported`,
+    /// `/desired`, `/commands`, `/commands/response`, `/status`.
+    #[default]
+    Twinkit,
+    /// AWS IoT Device Shadow (classic shadow): desired values go to
+    /// `$aws/things/{thing}/shadow/update`, reported state comes from its
+    /// `update/accepted`, `update/delta` and `get/accepted`.
+    AwsShadow,
+}
+
+/// Whether `name` is an AWS IoT thing name: 1 to 128 of `[a-zA-Z0-9:_-]`.
+pub fn is_thing_name(name: &str) -> bool {
+    (1..=128).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'_' | b'-'))
 }
 
 impl fmt::Debug for ConnectionConfig {
@@ -189,6 +226,9 @@ impl fmt::Debug for ConnectionConfig {
             .field("reconnect", &self.reconnect)
             .field("reconnect_interval", &self.reconnect_interval)
             .field("protocol_version", &self.protocol_version)
+            .field("keepalive", &self.keepalive)
+            .field("topic_scheme", &self.topic_scheme)
+            .field("thing_name", &self.thing_name)
             .finish()
     }
 }
@@ -258,7 +298,7 @@ impl DeviceConfig {
             let connection = self.connection_config.as_ref().ok_or(ConfigError::Empty {
                 field: "connectionConfig".into(),
             })?;
-            connection.validate(kind)?;
+            connection.validate(kind, &self.id)?;
         }
         Ok(())
     }
@@ -347,7 +387,7 @@ impl PropertyDefinition {
 }
 
 impl ConnectionConfig {
-    fn validate(&self, kind: &ConnectionType) -> Result<(), ConfigError> {
+    fn validate(&self, kind: &ConnectionType, device_id: &str) -> Result<(), ConfigError> {
         if self.url.trim().is_empty() {
             return Err(ConfigError::Empty {
                 field: "connectionConfig.url".into(),
@@ -374,6 +414,33 @@ impl ConnectionConfig {
             return Err(ConfigError::Invalid {
                 field: "connectionConfig.protocolVersion".into(),
                 reason: "must be 4 (MQTT 3.1.1) or 5".into(),
+            });
+        }
+        if self.topic_scheme.is_some() && *kind != ConnectionType::Mqtt {
+            return Err(ConfigError::Invalid {
+                field: "connectionConfig.topicScheme".into(),
+                reason: "applies to mqtt connections only".into(),
+            });
+        }
+        if let Some(thing) = &self.thing_name {
+            if self.topic_scheme != Some(MqttTopicScheme::AwsShadow) {
+                return Err(ConfigError::Invalid {
+                    field: "connectionConfig.thingName".into(),
+                    reason: "applies to topicScheme 'aws-shadow' only".into(),
+                });
+            }
+            if !is_thing_name(thing) {
+                return Err(ConfigError::Invalid {
+                    field: "connectionConfig.thingName".into(),
+                    reason: "an AWS thing name is 1 to 128 of letters, digits, ':', '_' and '-'"
+                        .into(),
+                });
+            }
+        } else if self.topic_scheme == Some(MqttTopicScheme::AwsShadow) && !is_thing_name(device_id)
+        {
+            return Err(ConfigError::Invalid {
+                field: "connectionConfig.thingName".into(),
+                reason: "needed: the device id is not an AWS thing name (1 to 128 of letters, digits, ':', '_' and '-')".into(),
             });
         }
         Ok(())

@@ -66,8 +66,8 @@ pub use alerts::{Alert, AlertCondition, AlertStatus, Severity, ThresholdAlerts};
 pub use audit::{Actor, AuditAction, AuditEntry, AuditLog, AuditOutcome, AuditQuery};
 pub use commands::{CommandResponse, CommandStatus, CommandTracker, DeviceCommand};
 pub use config::{
-    ConnectionConfig, ConnectionType, CriticalBand, DeviceConfig, PropertyDefinition, PropertyType,
-    TwinOptions,
+    is_thing_name, ConnectionConfig, ConnectionType, CriticalBand, DeviceConfig, MqttTopicScheme,
+    PropertyDefinition, PropertyType, TwinOptions,
 };
 pub use error::{ConfigError, TwinError};
 pub use events::{DeviceEvent, EventData, EventType, Subscription};

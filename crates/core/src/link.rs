@@ -89,6 +89,14 @@ pub trait Link {
 
     /// Time has reached [`Link::poll_timeout`].
     fn handle_timeout(&mut self, now: Millis);
+
+    /// The page woke up (a hidden tab became visible): its timers may have
+    /// run late, so a link may check its connection now (MQTT pings a
+    /// connection that has been quiet). The host has already run the
+    /// deadlines that passed. By default nothing more.
+    fn handle_wake(&mut self, now: Millis) {
+        let _ = now;
+    }
 }
 
 /// A URL fit for messages: scheme, host, port and path, without user

@@ -199,22 +199,22 @@ impl Reconnector {
     }
 
     /// The browser is online again (`online` event): a waiting or parked
-    /// connection dials at once.
+    /// connection dials at once, and the backoff starts over (the failures
+    /// were the network's, not the server's).
     pub fn handle_online(&mut self, now: Millis) {
         self.online = true;
         if matches!(self.phase, Phase::Parked | Phase::Waiting(_)) {
+            self.attempt = 0;
             self.phase = Phase::Waiting(now);
         }
     }
 
-    /// The tab became visible again: a wait longer than the first delay is
-    /// cut short (its timer may have been throttled while hidden).
+    /// The tab became visible again: a connection waiting to redial dials
+    /// now (its timer may have been throttled while hidden, and the user is
+    /// looking). The backoff keeps growing if the server is still down.
     pub fn handle_visible(&mut self, now: Millis) {
         if let Phase::Waiting(at) = self.phase {
-            let soon = now.saturating_add(self.policy.initial);
-            if at > soon {
-                self.phase = Phase::Waiting(soon);
-            }
+            self.phase = Phase::Waiting(at.min(now));
         }
     }
 }
@@ -310,7 +310,23 @@ mod tests {
     }
 
     #[test]
-    fn a_visible_tab_cuts_a_long_wait_short() {
+    fn online_redials_a_waiting_connection_now_with_the_backoff_reset() {
+        let mut r = Reconnector::new(policy(), true);
+        r.start(0);
+        for _ in 0..5 {
+            assert!(r.poll_dial(r.poll_timeout().unwrap()));
+            r.handle_down(0, 0.5);
+        }
+        assert_eq!(r.attempt(), 5);
+        r.handle_online(700);
+        assert_eq!(r.poll_timeout(), Some(700));
+        assert!(r.poll_dial(700));
+        assert_eq!(r.attempt(), 0);
+        assert_eq!(r.handle_down(800, 0.0), Some(1_300), "first delay again");
+    }
+
+    #[test]
+    fn a_visible_tab_redials_at_once_and_keeps_the_backoff() {
         let mut r = Reconnector::new(policy(), true);
         r.start(0);
         for _ in 0..6 {
@@ -319,7 +335,13 @@ mod tests {
         }
         assert_eq!(r.poll_timeout(), Some(22_500));
         r.handle_visible(100);
-        assert_eq!(r.poll_timeout(), Some(1_100));
+        assert_eq!(r.poll_timeout(), Some(100));
+        assert!(r.poll_dial(100));
+        assert_eq!(r.attempt(), 6, "a server still down is not hammered");
+        // Connected: visibility changes nothing.
+        r.handle_up();
+        r.handle_visible(200);
+        assert_eq!(r.poll_timeout(), None);
     }
 
     #[test]

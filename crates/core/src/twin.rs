@@ -23,7 +23,7 @@ use crate::events::{
 use crate::history::TelemetryHistory;
 use crate::lifecycle::LifecycleState;
 use crate::limits::{self, MAX_UNKNOWN_PROPERTIES};
-use crate::state::{DeviceState, UpdateSource};
+use crate::state::{same_value, DeviceState, UpdateSource};
 use crate::sync::{
     Conflict, ConflictSide, ConflictStrategy, DesiredWrite, Divergence, MergeDecision, MergeFn,
     MergeInput, SyncDirection, SyncRecord, SyncTracker,
@@ -58,6 +58,26 @@ pub enum Inbound {
     Telemetry(TelemetryData),
     /// An answer to a command.
     CommandResponse(CommandResponse),
+    /// Desired values written by another client of the server (an AWS
+    /// device shadow's other writers): taken as the cloud's and not sent
+    /// back; `null` clears one. Values the twin refuses are `error` events.
+    Desired {
+        /// Property name to value.
+        values: BTreeMap<String, Value>,
+    },
+    /// The server refused a desired value the twin sent because another
+    /// writer changed it first (AWS shadow: `update/rejected` 409). The
+    /// twin's desired value has been brought up to date already (an
+    /// `Inbound::Desired`); it emits a `CONFLICT` error for `property`
+    /// naming the winner and the value that lost.
+    DesiredConflict {
+        /// The property.
+        property: String,
+        /// The value the twin sent, which lost.
+        attempted: Value,
+        /// The twin's state version the value was sent at.
+        base_version: u64,
+    },
 }
 
 /// Something the twin wants sent to the device.
@@ -1074,7 +1094,67 @@ impl DigitalTwin {
                 self.handle_command_response(&response, now)?;
                 Ok(ReportOutcome::default())
             }
+            Inbound::Desired { values } => Ok(self.apply_cloud_desired(values, now)),
+            Inbound::DesiredConflict {
+                property,
+                attempted,
+                base_version,
+            } => {
+                let winner_version = self.sync.desired_version(&property);
+                let error = self.conflict(
+                    &property,
+                    base_version,
+                    ConflictSide::Desired,
+                    winner_version,
+                    attempted,
+                );
+                self.emit_error(now, &error, Some(&property));
+                Ok(ReportOutcome {
+                    rejected: vec![(property, error)],
+                    ..ReportOutcome::default()
+                })
+            }
         }
+    }
+
+    /// Writes desired values another client set on the server, without
+    /// queueing them for the device (the server already has them).
+    fn apply_cloud_desired(
+        &mut self,
+        values: BTreeMap<String, Value>,
+        now: Millis,
+    ) -> ReportOutcome {
+        let mut outcome = ReportOutcome::default();
+        let mut alerts = Vec::new();
+        for (property, value) in values {
+            let current = self.state.desired().get(&property);
+            let unchanged = match (&value, current) {
+                (Value::Null, None) => true,
+                (value, Some(current)) => same_value(value, current),
+                _ => false,
+            };
+            if unchanged {
+                continue;
+            }
+            if let Err(error) = self.check_desired(&property, &value) {
+                self.emit_error(now, &error, Some(&property));
+                outcome.rejected.push((property, error));
+                continue;
+            }
+            let value = (!value.is_null()).then_some(value);
+            self.state
+                .write_desired(&property, value, UpdateSource::Cloud, now);
+            self.sync.desired_written(&property, self.state.version());
+            self.refresh_divergence(&property, now, &mut alerts);
+            outcome.applied.push(property);
+        }
+        if !outcome.applied.is_empty() {
+            self.emit_state(now);
+        }
+        for alert in alerts {
+            self.emit(now, EventData::Alert(alert));
+        }
+        outcome
     }
 
     /// Applies reported values measured now (see [`DigitalTwin::ingest`]).

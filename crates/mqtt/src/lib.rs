@@ -6,7 +6,8 @@
 //! asks for, passes time in, and reads events. See [`MqttSession`].
 //!
 //! Also here: twinkit's topic scheme ([`topics`]) and an AWS IoT Device
-//! Shadow compatible mode ([`shadow`]).
+//! Shadow compatible mode ([`shadow`]), both carried for the browser
+//! runtime by [`link::MqttLink`].
 //!
 //! ## Why the codec comes from `mqtt-protocol-core`
 //!
@@ -49,13 +50,14 @@ mod options;
 mod reason;
 mod session;
 pub mod shadow;
+mod shadow_link;
 pub mod topics;
 
 pub use error::MqttError;
 pub use event::{DisconnectReason, Message, MessageProperties, MqttEvent, PublishId};
-pub use options::{LastWill, MqttOptions, Password, ProtocolVersion, QoS};
+pub use options::{LastWill, MqttOptions, Password, ProtocolVersion, QoS, DEFAULT_KEEP_ALIVE_SECS};
 pub use reason::{connack_v3_reason, v5_reason};
-pub use session::{ConnectionState, MqttSession};
+pub use session::{ConnectionState, MqttSession, LATE_TIMER_SLACK, WAKE_PING_AFTER};
 
 /// Milliseconds since the Unix epoch, as `Date.now()` returns (shared with
 /// twinkit-core).

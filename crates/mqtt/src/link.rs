@@ -8,6 +8,12 @@
 //! JSON messages of `twinkit_core::wire` (the same vocabulary as the
 //! WebSocket JSON protocol), checked before anything reaches a twin.
 //!
+//! With `topicScheme: 'aws-shadow'` the twins follow AWS IoT Device
+//! Shadows instead (see [`crate::shadow`]): desired values are shadow
+//! update requests, reported state and other writers' desired values come
+//! from `update/accepted`, `update/delta` and `get/accepted`, and a version
+//! conflict is a `CONFLICT` error on the twin.
+//!
 //! The session is persistent (clean start off, session expiry one hour), so
 //! QoS 1 telemetry queued by the broker while the page was away — even
 //! across a broker restart with persistence — arrives once the link is up
@@ -17,19 +23,28 @@ use std::collections::{BTreeSet, VecDeque};
 
 use twinkit_core::link::{Frame, Link, LinkEvent};
 use twinkit_core::wire::{self, Desired, Message as WireMessage};
-use twinkit_core::{ConnectionConfig, Inbound, Millis, Outbound};
+use twinkit_core::{ConnectionConfig, Inbound, Millis, MqttTopicScheme, Outbound};
 
+use crate::shadow_link::{Action, ShadowLink};
 use crate::topics::{Channel, TopicScheme, DEFAULT_PREFIX};
 use crate::{MqttEvent, MqttOptions, MqttSession, ProtocolVersion, QoS};
 
 /// How long the broker keeps the session of a page that went away.
 pub const SESSION_EXPIRY_SECS: u32 = 3_600;
 
-/// twinkit's MQTT scheme for the twins sharing one connection.
+/// Which topics and payloads the link speaks.
+#[derive(Debug)]
+enum Mode {
+    Twinkit(TopicScheme),
+    Shadow(ShadowLink),
+}
+
+/// twinkit's MQTT scheme (or the AWS shadow mode) for the twins sharing
+/// one connection.
 #[derive(Debug)]
 pub struct MqttLink {
     session: MqttSession,
-    scheme: TopicScheme,
+    mode: Mode,
     devices: BTreeSet<String>,
     up: bool,
     events: VecDeque<LinkEvent>,
@@ -38,17 +53,33 @@ pub struct MqttLink {
 impl MqttLink {
     /// A link for a connection configuration: topic prefix from `topic`
     /// (default `twinkit`), protocol from `protocolVersion` (4 = MQTT 3.1.1,
-    /// the default, or 5), credentials from `username` / `password`, and a
-    /// fresh client id `twinkit-{uuid}`.
+    /// the default, or 5), keepalive from `keepalive` (default 120 s),
+    /// credentials from `username` / `password`, and a fresh client id
+    /// `twinkit-{uuid}`.
+    ///
+    /// `topicScheme: 'aws-shadow'` follows AWS IoT Device Shadows instead,
+    /// of `thingName` or else each twin's device id.
     pub fn from_config(config: &ConnectionConfig) -> Result<Self, String> {
-        let scheme = TopicScheme::new(config.topic.as_deref().unwrap_or(DEFAULT_PREFIX))
-            .map_err(|e| e.to_string())?;
+        let client_id = format!("twinkit-{}", twinkit_core::ids::uuid_v4());
+        let mode = match config.topic_scheme.unwrap_or_default() {
+            MqttTopicScheme::AwsShadow => {
+                if let Some(thing) = &config.thing_name {
+                    crate::shadow::validate_thing_name(thing).map_err(|e| e.to_string())?;
+                }
+                Mode::Shadow(ShadowLink::new(config.thing_name.clone(), &client_id))
+            }
+            _ => Mode::Twinkit(
+                TopicScheme::new(config.topic.as_deref().unwrap_or(DEFAULT_PREFIX))
+                    .map_err(|e| e.to_string())?,
+            ),
+        };
         let version = match config.protocol_version {
             Some(5) => ProtocolVersion::V5,
             _ => ProtocolVersion::V3_1_1,
         };
-        let mut options = MqttOptions::new(format!("twinkit-{}", twinkit_core::ids::uuid_v4()))
+        let mut options = MqttOptions::new(client_id)
             .version(version)
+            .keep_alive_secs(config.keepalive.unwrap_or(crate::DEFAULT_KEEP_ALIVE_SECS))
             .clean_start(false)
             .session_expiry_secs(SESSION_EXPIRY_SECS);
         if let Some(username) = &config.username {
@@ -58,17 +89,61 @@ impl MqttLink {
             );
         }
         let session = MqttSession::new(options).map_err(|e| e.to_string())?;
-        Ok(Self::new(session, scheme))
+        Ok(Self::with_mode(session, mode))
     }
 
     /// A link over a session and a topic scheme.
     pub fn new(session: MqttSession, scheme: TopicScheme) -> Self {
+        Self::with_mode(session, Mode::Twinkit(scheme))
+    }
+
+    /// A link following AWS IoT Device Shadows: of `thing_name`, or else of
+    /// each twin's device id.
+    pub fn aws_shadow(session: MqttSession, thing_name: Option<String>) -> Result<Self, String> {
+        if let Some(thing) = &thing_name {
+            crate::shadow::validate_thing_name(thing).map_err(|e| e.to_string())?;
+        }
+        let prefix = session.options().client_id.clone();
+        Ok(Self::with_mode(
+            session,
+            Mode::Shadow(ShadowLink::new(thing_name, &prefix)),
+        ))
+    }
+
+    fn with_mode(session: MqttSession, mode: Mode) -> Self {
         MqttLink {
             session,
-            scheme,
+            mode,
             devices: BTreeSet::new(),
             up: false,
             events: VecDeque::new(),
+        }
+    }
+
+    /// Carries out what the shadow mode asks for.
+    fn act(&mut self, actions: Vec<Action>, now: Millis) {
+        for action in actions {
+            match action {
+                Action::Publish { topic, payload } => {
+                    if let Err(e) =
+                        self.session
+                            .publish(&topic, payload, QoS::AtLeastOnce, false, now)
+                    {
+                        self.reject(None, "MQTT_ERROR", e.to_string());
+                    }
+                }
+                Action::Inbound { device_id, inbound } => {
+                    if self.devices.contains(&device_id) {
+                        self.events
+                            .push_back(LinkEvent::Inbound { device_id, inbound });
+                    }
+                }
+                Action::Reject {
+                    device_id,
+                    code,
+                    message,
+                } => self.reject(device_id, code, message),
+            }
         }
     }
 
@@ -86,12 +161,16 @@ impl MqttLink {
     }
 
     /// Moves what the session has into link events.
-    fn pump(&mut self) {
+    fn pump(&mut self, now: Millis) {
         while let Some(event) = self.session.poll_event() {
             match event {
                 MqttEvent::Connected { .. } if !self.up => {
                     self.up = true;
                     self.events.push_back(LinkEvent::Up);
+                    if let Mode::Shadow(shadow) = &self.mode {
+                        let gets = shadow.on_up();
+                        self.act(gets, now);
+                    }
                 }
                 MqttEvent::Disconnected { reason } if self.up || reason.is_refusal() => {
                     self.up = false;
@@ -99,7 +178,7 @@ impl MqttLink {
                         reason: reason.to_string(),
                     });
                 }
-                MqttEvent::Message(message) => self.receive(&message.topic, &message.payload),
+                MqttEvent::Message(message) => self.receive(&message.topic, &message.payload, now),
                 MqttEvent::PublishFailed { reason, .. } => {
                     self.reject(
                         None,
@@ -116,8 +195,15 @@ impl MqttLink {
         }
     }
 
-    fn receive(&mut self, topic: &str, payload: &[u8]) {
-        let (device_id, channel) = match self.scheme.parse(topic) {
+    fn receive(&mut self, topic: &str, payload: &[u8], now: Millis) {
+        let scheme = match &mut self.mode {
+            Mode::Twinkit(scheme) => scheme,
+            Mode::Shadow(shadow) => {
+                let actions = shadow.receive(topic, payload);
+                return self.act(actions, now);
+            }
+        };
+        let (device_id, channel) = match scheme.parse(topic) {
             Ok((device, channel)) => (device.to_string(), channel),
             Err(e) => return self.reject(None, "UNEXPECTED_TOPIC", e.to_string()),
         };
@@ -177,7 +263,7 @@ impl Link for MqttLink {
         if let Err(e) = self.session.connect(now) {
             self.reject(None, "MQTT_ERROR", e.to_string());
         }
-        self.pump();
+        self.pump(now);
     }
 
     fn handle_frame(&mut self, frame: Frame, now: Millis) {
@@ -189,12 +275,12 @@ impl Link for MqttLink {
                 "a text frame on an MQTT connection".into(),
             ),
         }
-        self.pump();
+        self.pump(now);
     }
 
     fn handle_close(&mut self, reason: &str, now: Millis) {
         self.session.handle_disconnected(now);
-        self.pump();
+        self.pump(now);
         if std::mem::replace(&mut self.up, false) {
             self.events.push_back(LinkEvent::Down {
                 reason: reason.to_string(),
@@ -203,7 +289,13 @@ impl Link for MqttLink {
     }
 
     fn join(&mut self, device_id: &str, now: Millis) {
-        let filters = match self.scheme.twin_subscriptions(device_id) {
+        let filters = match &mut self.mode {
+            Mode::Twinkit(scheme) => scheme
+                .twin_subscriptions(device_id)
+                .map_err(|e| e.to_string()),
+            Mode::Shadow(shadow) => shadow.join(device_id),
+        };
+        let filters = match filters {
             Ok(filters) => filters,
             Err(e) => {
                 return self.reject(
@@ -219,22 +311,39 @@ impl Link for MqttLink {
                 self.reject(Some(device_id.to_string()), "MQTT_ERROR", e.to_string());
             }
         }
-        self.pump();
+        // A shadow joined while up is loaded now (after its SUBSCRIBE, so
+        // the answer is heard); otherwise when the connection comes up.
+        if let (Mode::Shadow(shadow), true) = (&self.mode, self.up) {
+            let get = shadow.get(device_id).into_iter().collect();
+            self.act(get, now);
+        }
+        self.pump(now);
     }
 
     fn leave(&mut self, device_id: &str, now: Millis) {
         if !self.devices.remove(device_id) {
             return;
         }
-        if let Ok(filters) = self.scheme.twin_subscriptions(device_id) {
-            for filter in filters {
-                let _ = self.session.unsubscribe(&filter, now);
-            }
+        let filters = match &mut self.mode {
+            Mode::Twinkit(scheme) => scheme.twin_subscriptions(device_id).unwrap_or_default(),
+            Mode::Shadow(shadow) => shadow.leave(device_id),
+        };
+        for filter in filters {
+            let _ = self.session.unsubscribe(&filter, now);
         }
-        self.pump();
+        self.pump(now);
     }
 
     fn send(&mut self, device_id: &str, outbound: Outbound, now: Millis) -> Result<(), String> {
+        let scheme = match &mut self.mode {
+            Mode::Twinkit(scheme) => scheme,
+            Mode::Shadow(shadow) => {
+                let action = shadow.send(device_id, &outbound)?;
+                self.act(vec![action], now);
+                self.pump(now);
+                return Ok(());
+            }
+        };
         let (channel, message) = match outbound {
             Outbound::Desired {
                 property,
@@ -252,8 +361,7 @@ impl Link for MqttLink {
             #[allow(unreachable_patterns)]
             _ => return Ok(()),
         };
-        let topic = self
-            .scheme
+        let topic = scheme
             .topic(device_id, channel)
             .map_err(|e| e.to_string())?;
         let sent = self
@@ -261,7 +369,7 @@ impl Link for MqttLink {
             .publish(&topic, message.encode(), QoS::AtLeastOnce, false, now)
             .map(|_| ())
             .map_err(|e| e.to_string());
-        self.pump();
+        self.pump(now);
         sent
     }
 
@@ -275,6 +383,11 @@ impl Link for MqttLink {
 
     fn handle_timeout(&mut self, now: Millis) {
         self.session.handle_timeout(now);
-        self.pump();
+        self.pump(now);
+    }
+
+    fn handle_wake(&mut self, now: Millis) {
+        self.session.handle_wake(now);
+        self.pump(now);
     }
 }

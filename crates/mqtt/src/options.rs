@@ -5,6 +5,12 @@ use std::fmt;
 
 use crate::Millis;
 
+/// Default keepalive in seconds. PINGREQ goes out after 60 s without
+/// sending; a timer of a hidden Chrome tab (intensive throttling: once a
+/// minute) may fire up to 60 s late, which still pings by 120 s of silence,
+/// a minute inside the broker's limit of 1.5 × 120 = 180 s.
+pub const DEFAULT_KEEP_ALIVE_SECS: u16 = 120;
+
 /// The MQTT protocol version spoken on the connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
@@ -88,7 +94,11 @@ pub struct MqttOptions {
     pub username: Option<String>,
     /// Password (never printed).
     pub password: Option<Password>,
-    /// Keepalive in seconds (default 30); 0 disables PINGREQ.
+    /// Keepalive in seconds (default [`DEFAULT_KEEP_ALIVE_SECS`], 120); 0
+    /// disables PINGREQ. The session pings after half of it without
+    /// sending anything, so a page timer up to `keep_alive / 2` late (Chrome
+    /// fires timers of a tab hidden for 5 minutes once a minute) still pings
+    /// before the broker's limit of 1.5 × keepalive.
     pub keep_alive_secs: u16,
     /// How long to wait for PINGRESP before the connection is declared dead
     /// (default 10 s).
@@ -125,7 +135,7 @@ impl MqttOptions {
             client_id: client_id.into(),
             username: None,
             password: None,
-            keep_alive_secs: 30,
+            keep_alive_secs: DEFAULT_KEEP_ALIVE_SECS,
             ping_timeout: 10_000,
             connect_timeout: 30_000,
             clean_start: true,

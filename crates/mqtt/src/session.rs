@@ -41,10 +41,13 @@ struct Outgoing {
     accepted_at: Millis,
 }
 
+/// The order deadlines run in when several are due (a late timer): the
+/// PINGRESP wait first, so that its fresh PINGREQ (see
+/// [`LATE_TIMER_SLACK`]) also serves as the keepalive's.
 const TIMER_KINDS: [TimerKind; 3] = [
-    TimerKind::PingreqSend,
-    TimerKind::PingreqRecv,
     TimerKind::PingrespRecv,
+    TimerKind::PingreqRecv,
+    TimerKind::PingreqSend,
 ];
 
 fn timer_index(kind: TimerKind) -> usize {
@@ -53,6 +56,23 @@ fn timer_index(kind: TimerKind) -> usize {
         TimerKind::PingreqRecv => 1,
         TimerKind::PingrespRecv => 2,
     }
+}
+
+/// A PINGRESP deadline handled more than this after it passed means the
+/// page itself did not run (a frozen or throttled tab): the PINGRESP may be
+/// waiting in the event queue behind the timer, so the broker gets one
+/// fresh PINGREQ before the connection is declared dead.
+pub const LATE_TIMER_SLACK: Millis = 1_000;
+
+/// On [`MqttSession::handle_wake`], a connection that heard nothing from
+/// the broker for this long is checked with a PINGREQ at once.
+pub const WAKE_PING_AFTER: Millis = 5_000;
+
+/// How long the session may stay silent before it pings: half the
+/// keepalive, so a timer up to that late still pings inside the broker's
+/// 1.5 × keepalive. 0 when keepalive is off.
+fn ping_interval(keep_alive_secs: u16) -> Millis {
+    u64::from(keep_alive_secs) * 500
 }
 
 /// What the protocol engine asked for while it handled one input.
@@ -98,6 +118,10 @@ pub struct MqttSession {
     events: VecDeque<MqttEvent>,
     timers: [Option<Millis>; 3],
     connect_deadline: Option<Millis>,
+    /// When a packet last came from the broker.
+    last_received: Millis,
+    /// An overdue PINGRESP deadline already got its fresh PINGREQ.
+    ping_grace_used: bool,
     next_publish_id: u64,
     /// Waiting to be sent: offline, or the in-flight window is full.
     queue: VecDeque<Outgoing>,
@@ -154,6 +178,8 @@ impl MqttSession {
         // Answers PUBREC/PUBREL/PUBACK itself, so QoS 2 completes without us.
         engine.set_auto_pub_response(true);
         engine.set_pingresp_recv_timeout(options.ping_timeout);
+        // Our interval, not the engine's default of a whole keepalive.
+        engine.set_pingreq_send_interval(Some(ping_interval(options.keep_alive_secs)));
         let session = Self {
             options,
             engine,
@@ -164,6 +190,8 @@ impl MqttSession {
             events: VecDeque::new(),
             timers: [None; 3],
             connect_deadline: None,
+            last_received: 0,
+            ping_grace_used: false,
             next_publish_id: 0,
             queue: VecDeque::new(),
             in_flight: BTreeMap::new(),
@@ -208,6 +236,13 @@ impl MqttSession {
         self.transmit.clear();
         self.framer.clear();
         let packet = self.build_connect()?;
+        // A previous CONNACK's server keepalive is not this connection's.
+        let events = self
+            .engine
+            .set_pingreq_send_interval(Some(ping_interval(self.options.keep_alive_secs)));
+        self.absorb(events, now);
+        self.last_received = now;
+        self.ping_grace_used = false;
         self.state = ConnectionState::Connecting;
         self.connect_deadline = Some(now.saturating_add(self.options.connect_timeout));
         let events = self.engine.send(packet);
@@ -248,6 +283,9 @@ impl MqttSession {
     pub fn handle_bytes(&mut self, bytes: &[u8], now: Millis) {
         if self.state == ConnectionState::Disconnected {
             return;
+        }
+        if !bytes.is_empty() {
+            self.last_received = now;
         }
         let mut framer = std::mem::take(&mut self.framer);
         let limit = self.options.max_packet_size as usize;
@@ -324,6 +362,12 @@ impl MqttSession {
 
     /// Runs the deadlines that are due: PINGREQ when idle, PINGRESP and
     /// CONNACK timeouts.
+    ///
+    /// Page timers fire late in hidden tabs, so everything acts on `now`,
+    /// not on the deadline: a late keepalive timer sends PINGREQ now and the
+    /// PINGRESP wait counts from now; a PINGRESP deadline found more than
+    /// [`LATE_TIMER_SLACK`] overdue sends one fresh PINGREQ instead of
+    /// declaring a connection dead that the page simply did not watch.
     pub fn handle_timeout(&mut self, now: Millis) {
         if let Some(deadline) = self.connect_deadline {
             if now >= deadline && self.state == ConnectionState::Connecting {
@@ -336,6 +380,14 @@ impl MqttSession {
             match self.timers[index] {
                 Some(deadline) if now >= deadline => {
                     self.timers[index] = None;
+                    if kind == TimerKind::PingrespRecv
+                        && now - deadline > LATE_TIMER_SLACK
+                        && !self.ping_grace_used
+                    {
+                        self.ping_grace_used = true;
+                        self.send_pingreq(now);
+                        continue;
+                    }
                     let events = self.engine.notify_timer_fired(kind);
                     let outcome = self.absorb(events, now);
                     if outcome.close {
@@ -351,6 +403,38 @@ impl MqttSession {
                 _ => {}
             }
         }
+    }
+
+    /// The page woke up (a hidden tab became visible, the computer resumed):
+    /// runs whatever deadline passed while its timer was throttled, and
+    /// checks a connection that heard nothing for [`WAKE_PING_AFTER`] with
+    /// a PINGREQ now (a half-open socket is found within `ping_timeout`
+    /// instead of at the next keepalive).
+    pub fn handle_wake(&mut self, now: Millis) {
+        if self.poll_timeout().is_some_and(|deadline| deadline <= now) {
+            self.handle_timeout(now);
+        }
+        let ping_outstanding = self.timers[timer_index(TimerKind::PingrespRecv)].is_some();
+        if self.state == ConnectionState::Connected
+            && !ping_outstanding
+            && now.saturating_sub(self.last_received) >= WAKE_PING_AFTER
+        {
+            self.send_pingreq(now);
+        }
+    }
+
+    /// Sends PINGREQ now; the engine arms the PINGRESP deadline from now.
+    fn send_pingreq(&mut self, now: Millis) {
+        if self.state != ConnectionState::Connected {
+            return;
+        }
+        let packet: GenericPacket<u16> = match self.options.version {
+            ProtocolVersion::V3_1_1 => v3_1_1::Pingreq::builder().build().map(Into::into),
+            ProtocolVersion::V5 => v5_0::Pingreq::builder().build().map(Into::into),
+        }
+        .expect("an empty PINGREQ always builds");
+        let events = self.engine.send(packet);
+        self.absorb(events, now);
     }
 
     /// Next buffer to write to the socket (one or more whole packets).
@@ -511,6 +595,16 @@ impl MqttSession {
                 }
                 Event::NotifyPacketReceived(packet) => self.on_packet(packet, now),
                 Event::NotifyPacketIdReleased(_) => {}
+                // The engine re-arms the PINGRESP wait on every PINGREQ; a
+                // keepalive shorter than ping_timeout would then push it
+                // back forever, so the first outstanding ping's wait holds.
+                Event::RequestTimerReset {
+                    kind: TimerKind::PingrespRecv,
+                    duration_ms,
+                } => {
+                    let index = timer_index(TimerKind::PingrespRecv);
+                    self.timers[index].get_or_insert(now.saturating_add(duration_ms));
+                }
                 Event::RequestTimerReset { kind, duration_ms } => {
                     self.timers[timer_index(kind)] = Some(now.saturating_add(duration_ms));
                 }
@@ -561,6 +655,18 @@ impl MqttSession {
             GenericPacket::V5_0Connack(connack) => {
                 let code = connack.reason_code() as u8;
                 if code < 0x80 {
+                    // The broker's keepalive overrides ours (MQTT 5
+                    // §3.2.2.3.14); ping at half of it all the same.
+                    let server_keep_alive = connack.props.iter().find_map(|p| match p {
+                        Property::ServerKeepAlive(v) => Some(v.val()),
+                        _ => None,
+                    });
+                    if let Some(secs) = server_keep_alive {
+                        let events = self
+                            .engine
+                            .set_pingreq_send_interval(Some(ping_interval(secs)));
+                        self.absorb(events, now);
+                    }
                     self.on_connected(connack.session_present(), now);
                 } else {
                     self.refused(code, v5_reason(code), now);
@@ -622,7 +728,10 @@ impl MqttSession {
                 self.absorb(events, now);
                 self.timers = [None; 3];
             }
-            // PINGRESP, PUBREL and PUBREC (success) are handled by the engine.
+            GenericPacket::V3_1_1Pingresp(_) | GenericPacket::V5_0Pingresp(_) => {
+                self.ping_grace_used = false;
+            }
+            // PUBREL and PUBREC (success) are handled by the engine.
             _ => {}
         }
     }

@@ -58,8 +58,9 @@ fn connect_v5_carries_identity_credentials_will_and_session_expiry() {
         _ => None,
     });
     assert_eq!(expiry, Some(3600));
-    // Keepalive counts from CONNECT (20 s), before the CONNACK deadline (30 s).
-    assert_eq!(session.poll_timeout(), Some(21_000));
+    // PINGREQ after half the keepalive (10 s) from CONNECT, before the
+    // CONNACK deadline (30 s).
+    assert_eq!(session.poll_timeout(), Some(11_000));
     peer.connack(V5, false);
     pump(&mut session, &mut peer, 1_100);
     assert_eq!(
@@ -69,8 +70,8 @@ fn connect_v5_carries_identity_credentials_will_and_session_expiry() {
         }]
     );
     assert_eq!(session.state(), ConnectionState::Connected);
-    // Now only the keepalive deadline: 20 s after the last packet sent.
-    assert_eq!(session.poll_timeout(), Some(21_000));
+    // Now only the keepalive deadline: 10 s after the last packet sent.
+    assert_eq!(session.poll_timeout(), Some(11_000));
 }
 
 #[test]
@@ -122,21 +123,195 @@ fn connack_refusal_gives_code_and_human_reason_without_credentials() {
 }
 
 #[test]
-fn keepalive_sends_pingreq_when_idle_and_survives_pingresp() {
-    let (mut session, mut peer) = connected(MqttOptions::new("c").keep_alive_secs(10), true);
-    assert_eq!(session.poll_timeout(), Some(10_000));
-    session.handle_timeout(9_999);
+fn keepalive_sends_pingreq_after_half_the_keepalive_of_silence_and_survives_pingresp() {
+    let (mut session, mut peer) = connected(
+        MqttOptions::new("c")
+            .keep_alive_secs(10)
+            .ping_timeout(3_000),
+        true,
+    );
+    assert_eq!(session.poll_timeout(), Some(5_000));
+    // Sending anything postpones the ping: it is outbound silence that
+    // the broker counts.
+    session
+        .publish("t/a", b"x".to_vec(), QoS::AtMostOnce, false, 2_000)
+        .unwrap();
+    drain(&mut session);
+    events(&mut session);
+    assert_eq!(session.poll_timeout(), Some(7_000));
+    session.handle_timeout(6_999);
     assert!(session.poll_transmit().is_none(), "not due yet");
-    session.handle_timeout(10_000);
+    session.handle_timeout(7_000);
     // PINGREQ: type 12 << 4, remaining length 0.
     assert_eq!(session.poll_transmit(), Some(vec![0xC0, 0x00]));
-    // PINGRESP due within ping_timeout (10 s by default).
-    assert_eq!(session.poll_timeout(), Some(20_000));
+    // PINGRESP due within ping_timeout.
+    assert_eq!(session.poll_timeout(), Some(10_000));
     peer.feed(&[0xC0, 0x00]);
     // PINGRESP: type 13 << 4, remaining length 0.
     assert_eq!(peer.take_out(), vec![0xD0, 0x00]);
-    session.handle_bytes(&[0xD0, 0x00], 10_050);
-    session.handle_timeout(20_000);
+    session.handle_bytes(&[0xD0, 0x00], 7_050);
+    assert_eq!(session.poll_timeout(), Some(12_000), "next ping only");
+    session.handle_timeout(10_000);
+    assert_eq!(session.state(), ConnectionState::Connected);
+    assert!(events(&mut session).is_empty());
+}
+
+/// A hidden tab, as Chrome's intensive throttling makes it: every page
+/// timer of the session runs `late` ms after its deadline, for `hours`.
+/// The broker is mqtt-protocol-core's server engine, whose keepalive
+/// limit (1.5 × keepalive, re-armed by every packet it receives) is an
+/// independent reading of MQTT §3.1.2.10. Returns the pings sent, or when
+/// the broker would have dropped the client.
+fn hidden_tab(late: u64, hours: u64) -> Result<usize, String> {
+    // Default options: keepalive 120 s.
+    let (mut session, mut peer) = connected(MqttOptions::new("hidden"), true);
+    let window = peer.keepalive_window.take().unwrap();
+    assert_eq!(window, 180_000, "1.5 × the default keepalive");
+    let mut broker_deadline = window;
+    let mut pings = 0;
+    loop {
+        let fired = session.poll_timeout().unwrap() + late;
+        if fired > hours * 3_600_000 {
+            return Ok(pings);
+        }
+        session.handle_timeout(fired);
+        let sent = drain(&mut session);
+        assert_eq!(sent, [0xC0, 0x00], "a PINGREQ, sent now");
+        if fired > broker_deadline {
+            return Err(format!(
+                "the broker dropped the client at {broker_deadline} ms; its ping left at {fired} ms"
+            ));
+        }
+        pings += 1;
+        // The PINGRESP wait counts from the (late) send, not the deadline.
+        assert_eq!(session.poll_timeout(), Some(fired + 10_000));
+        peer.feed(&sent);
+        broker_deadline = fired + peer.keepalive_window.take().unwrap();
+        session.handle_bytes(&peer.take_out(), fired + 5);
+        assert_eq!(session.state(), ConnectionState::Connected);
+        assert!(events(&mut session).is_empty());
+    }
+}
+
+#[test]
+fn timers_a_minute_late_still_ping_inside_the_brokers_one_and_a_half_keepalive() {
+    // Pings every 60 s of silence; a minute late, every 120 s: one an
+    // hour's 30, each a minute before the broker's 180 s.
+    assert_eq!(hidden_tab(60_000, 1), Ok(30));
+    // The model does catch a client that is too late (181 s of silence).
+    let dropped = hidden_tab(121_000, 1).unwrap_err();
+    assert!(
+        dropped.contains("dropped the client at 180000"),
+        "{dropped}"
+    );
+}
+
+#[test]
+fn a_late_pingresp_deadline_gets_one_fresh_ping_before_the_connection_is_declared_dead() {
+    let (mut session, _peer) = connected(MqttOptions::new("c"), true);
+    session.handle_timeout(60_000);
+    assert_eq!(drain(&mut session), [0xC0, 0x00]);
+    assert_eq!(session.poll_timeout(), Some(70_000));
+    // The page slept through the PINGRESP deadline; the PINGRESP itself may
+    // be queued behind this timer. Not dead: ping again, from now.
+    session.handle_timeout(130_000);
+    assert_eq!(session.state(), ConnectionState::Connected);
+    assert_eq!(drain(&mut session), [0xC0, 0x00], "a fresh PINGREQ");
+    assert_eq!(session.poll_timeout(), Some(140_000));
+    session.handle_bytes(&[0xD0, 0x00], 130_001);
+    session.handle_bytes(&[0xD0, 0x00], 130_002);
+    assert!(events(&mut session).is_empty());
+    assert_eq!(session.poll_timeout(), Some(190_000));
+    // A broker that stopped answering: one fresh ping, then dead.
+    session.handle_timeout(190_000);
+    assert_eq!(drain(&mut session), [0xC0, 0x00]);
+    session.handle_timeout(260_000);
+    assert_eq!(drain(&mut session), [0xC0, 0x00], "the one fresh ping");
+    assert_eq!(session.state(), ConnectionState::Connected);
+    session.handle_timeout(330_000);
+    assert_eq!(
+        events(&mut session),
+        vec![MqttEvent::Disconnected {
+            reason: DisconnectReason::KeepaliveTimeout
+        }]
+    );
+}
+
+#[test]
+fn pings_more_often_than_ping_timeout_do_not_postpone_the_pingresp_deadline() {
+    let (mut session, _peer) = connected(
+        MqttOptions::new("c").keep_alive_secs(2).ping_timeout(5_000),
+        true,
+    );
+    for at in [1_000, 2_000, 3_000, 4_000, 5_000] {
+        assert_eq!(session.poll_timeout(), Some(at));
+        session.handle_timeout(at);
+        assert_eq!(drain(&mut session), [0xC0, 0x00]);
+    }
+    assert_eq!(session.poll_timeout(), Some(6_000));
+    session.handle_timeout(6_000);
+    assert_eq!(
+        events(&mut session),
+        vec![MqttEvent::Disconnected {
+            reason: DisconnectReason::KeepaliveTimeout
+        }],
+        "5 s after the first unanswered ping"
+    );
+}
+
+#[test]
+fn a_v5_server_keepalive_replaces_ours_and_is_pinged_at_half() {
+    let mut session = MqttSession::new(MqttOptions::new("c")).unwrap();
+    let mut peer = Peer::new(V5, true);
+    session.connect(0).unwrap();
+    peer.feed(&drain(&mut session));
+    let props = vec![mqtt::packet::Property::ServerKeepAlive(
+        mqtt::packet::ServerKeepAlive::new(20).unwrap(),
+    )];
+    peer.send(
+        v5_0::Connack::builder()
+            .session_present(false)
+            .reason_code(mqtt::result_code::ConnectReasonCode::Success)
+            .props(props)
+            .build()
+            .unwrap(),
+    );
+    pump(&mut session, &mut peer, 100);
+    assert_eq!(session.state(), ConnectionState::Connected);
+    assert_eq!(session.poll_timeout(), Some(10_100));
+    // The next connection starts from our own keepalive again.
+    session.handle_disconnected(200);
+    session.connect(1_000).unwrap();
+    peer.reset(V5, true);
+    peer.feed(&drain(&mut session));
+    peer.connack(V5, false);
+    pump(&mut session, &mut peer, 1_100);
+    assert_eq!(session.state(), ConnectionState::Connected);
+    assert_eq!(session.poll_timeout(), Some(61_000));
+}
+
+#[test]
+fn waking_up_runs_overdue_deadlines_and_checks_a_quiet_connection() {
+    let (mut session, mut peer) = connected(MqttOptions::new("c").keep_alive_secs(20), true);
+    session.handle_bytes(&[0xD0, 0x00], 1_000);
+    // Heard from the broker 2 s ago: nothing to check.
+    session.handle_wake(3_000);
+    assert!(session.poll_transmit().is_none());
+    // Quiet for 5 s: a PINGREQ now, answered.
+    session.handle_wake(6_000);
+    assert_eq!(drain(&mut session), [0xC0, 0x00]);
+    session.handle_wake(6_100);
+    assert!(
+        session.poll_transmit().is_none(),
+        "one ping outstanding is enough"
+    );
+    peer.feed(&[0xC0, 0x00]);
+    session.handle_bytes(&peer.take_out(), 6_010);
+    // The keepalive timer was throttled past its deadline (16 s): waking up
+    // runs it, one PINGREQ, not two.
+    session.handle_wake(40_000);
+    assert_eq!(drain(&mut session), [0xC0, 0x00]);
+    assert_eq!(session.poll_timeout(), Some(50_000));
     assert_eq!(session.state(), ConnectionState::Connected);
     assert!(events(&mut session).is_empty());
 }
@@ -147,10 +322,10 @@ fn missing_pingresp_disconnects_with_keepalive_timeout() {
         MqttOptions::new("c").keep_alive_secs(5).ping_timeout(2_000),
         true,
     );
-    session.handle_timeout(5_000);
+    session.handle_timeout(2_500);
     assert_eq!(drain(&mut session), vec![0xC0, 0x00]);
-    assert_eq!(session.poll_timeout(), Some(7_000));
-    session.handle_timeout(7_000);
+    assert_eq!(session.poll_timeout(), Some(4_500));
+    session.handle_timeout(4_500);
     assert_eq!(
         events(&mut session),
         vec![MqttEvent::Disconnected {

@@ -25,6 +25,19 @@ export interface ConnectionConfig {
   reconnectInterval?: number;
   /** MQTT only: 4 (MQTT 3.1.1, the default) or 5. */
   protocolVersion?: 4 | 5;
+  /**
+   * MQTT only: keepalive in seconds (default 120; 0 turns PINGREQ off). PINGREQ goes out after
+   * half of it without sending, so a hidden tab's timer a minute late still pings in time.
+   */
+  keepalive?: number;
+  /**
+   * MQTT only: "twinkit" (default: `{topic}/{id}/telemetry` ...) or "aws-shadow" (AWS IoT Device
+   * Shadow: desired values to `$aws/things/{thing}/shadow/update`, state from its accepted, delta
+   * and get/accepted documents; a version conflict is a `CONFLICT` error event).
+   */
+  topicScheme?: "twinkit" | "aws-shadow";
+  /** "aws-shadow" only: the thing name (default: the device id); 1 to 128 of [a-zA-Z0-9:_-]. */
+  thingName?: string;
 }
 
 export interface DeviceConfig {

@@ -36,6 +36,9 @@ struct HubKey {
     username: Option<String>,
     password: Option<String>,
     topic: Option<String>,
+    keepalive: Option<u16>,
+    topic_scheme: Option<twinkit_core::MqttTopicScheme>,
+    thing_name: Option<String>,
 }
 
 thread_local! {
@@ -110,6 +113,9 @@ pub(crate) fn hub_for(twin: &Twin) -> Result<Rc<HubInner>, WebError> {
         username: config.username.clone(),
         password: config.password.clone(),
         topic: config.topic.clone(),
+        keepalive: config.keepalive,
+        topic_scheme: config.topic_scheme,
+        thing_name: config.thing_name.clone(),
     };
     if let Some(hub) = HUBS.with(|h| h.borrow().get(&key).and_then(Weak::upgrade)) {
         return Ok(hub);
@@ -206,6 +212,15 @@ impl HubInner {
                 PageEvent::Offline => reconnect.handle_offline(),
                 PageEvent::Visible => reconnect.handle_visible(now),
             }
+        }
+        if event == PageEvent::Visible {
+            // Timers of a hidden tab fire late: run what is due now, and
+            // let the link check a connection that has been quiet.
+            let mut link = self.link.borrow_mut();
+            if link.poll_timeout().is_some_and(|deadline| deadline <= now) {
+                link.handle_timeout(now);
+            }
+            link.handle_wake(now);
         }
         self.drive(now);
     }

@@ -312,11 +312,24 @@ impl Twin {
         loop {
             let outbound = self.0.core.borrow_mut().poll_outbound(now);
             let Some(outbound) = outbound else { break };
+            let command_id = match &outbound {
+                twinkit_core::Outbound::Command(command) => Some(command.command_id.clone()),
+                _ => None,
+            };
             if let Err(reason) = hub.send(&id, outbound) {
-                self.0
-                    .core
-                    .borrow()
-                    .report_error("SEND_FAILED", &reason, now);
+                let mut core = self.0.core.borrow_mut();
+                core.report_error("SEND_FAILED", &reason, now);
+                // A command the connection refused fails now, with the
+                // reason, rather than at its timeout.
+                if let Some(command_id) = command_id {
+                    let failed = twinkit_core::CommandResponse {
+                        command_id,
+                        status: twinkit_core::CommandStatus::Failed,
+                        result: None,
+                        error: Some(reason),
+                    };
+                    let _ = core.handle_command_response(&failed, now);
+                }
             }
         }
     }

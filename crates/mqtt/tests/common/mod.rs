@@ -17,6 +17,9 @@ pub struct Peer {
     pub out: Vec<u8>,
     /// Packets the peer received, in order.
     pub received: Vec<Packet>,
+    /// The broker engine's own keepalive limit (1.5 × keepalive), re-armed
+    /// by the last packet it received: taken by the keepalive tests.
+    pub keepalive_window: Option<u64>,
 }
 
 impl Peer {
@@ -32,6 +35,7 @@ impl Peer {
             engine,
             out: Vec::new(),
             received: Vec::new(),
+            keepalive_window: None,
         }
     }
 
@@ -42,6 +46,10 @@ impl Peer {
                     self.out.extend(packet.to_continuous_buffer())
                 }
                 Event::NotifyPacketReceived(packet) => self.received.push(packet),
+                Event::RequestTimerReset {
+                    kind: mqtt::connection::TimerKind::PingreqRecv,
+                    duration_ms,
+                } => self.keepalive_window = Some(duration_ms),
                 _ => {}
             }
         }
