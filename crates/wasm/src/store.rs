@@ -1422,7 +1422,10 @@ impl TimeSeriesStore {
     /// Rebuilds a twin's telemetry history (and so what
     /// `PredictiveMaintenance` sees) from the store: its newest records
     /// within `start..=end` (default: everything), up to the twin's history
-    /// capacity, fed through `ingest`. Resolves with the records fed.
+    /// capacity, fed through `ingest`; then, when the twin has recorded no
+    /// audit entry or sync record of its own yet, its persisted audit trail
+    /// and sync history (see `restoreJournal`). Resolves with the telemetry
+    /// records fed.
     #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
     pub fn restore(&self, twin: &DigitalTwin, start: Option<f64>, end: Option<f64>) -> Promise {
         let cell = Rc::clone(&self.0);

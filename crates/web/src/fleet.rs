@@ -96,7 +96,6 @@ impl Fleet {
             .lifecycle
             .borrow_mut()
             .record_added(&id, twin.core().lifecycle(), crate::now());
-        self.0.logged();
         let fleet: Weak<FleetInner> = Rc::downgrade(&self.0);
         let events = twin.subscribe(None, move |event| match fleet.upgrade() {
             Some(fleet) => fleet.deliver(event),
@@ -109,6 +108,8 @@ impl Fleet {
                 _events: events,
             },
         );
+        // Observers see the twin in the fleet.
+        self.0.logged();
         Ok(())
     }
 
