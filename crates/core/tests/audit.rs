@@ -293,7 +293,9 @@ fn a_persisted_trail_is_restored_only_into_a_twin_that_recorded_nothing() {
     assert_eq!(fresh.sync_history(None, None), sync);
     // Restored records are not counted as recorded, and new entries follow.
     assert_eq!(fresh.sync_records_total(), 0);
-    let next = fresh.set_desired("setpoint", json!(70), 30).unwrap();
+    let next = fresh
+        .set_desired_as("setpoint", json!(70), None, Actor::User, 30)
+        .unwrap();
     assert_eq!(next.audit_id, Some(4));
 
     // Entries of another device are skipped; a twin with entries refuses.
