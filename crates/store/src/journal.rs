@@ -273,6 +273,9 @@ pub struct AppendReport {
     pub dropped: u64,
 }
 
+/// A record ready to put: key and encoded body.
+type Encoded = (JournalKey, Vec<u8>);
+
 fn decode_meta(bytes: Option<Vec<u8>>) -> Result<JournalMeta, StoreError> {
     bytes
         .map(|b| JournalMeta::decode(&b).map_err(StoreError::corrupt("journal meta")))
@@ -313,7 +316,7 @@ pub async fn plan_append<K: Kv>(
         metas.insert(device.clone(), decode_meta(bytes)?);
     }
     // New records per (device, kind), in key order once sorted.
-    let mut fresh: BTreeMap<(String, JournalKind), Vec<(JournalKey, Vec<u8>)>> = BTreeMap::new();
+    let mut fresh: BTreeMap<(String, JournalKind), Vec<Encoded>> = BTreeMap::new();
     for r in records {
         let meta = metas.entry(r.device.clone()).or_default();
         let key = JournalKey {
@@ -356,7 +359,7 @@ async fn plan_retention<K: Kv>(
     device: &str,
     kind: JournalKind,
     meta: &mut JournalMeta,
-    new: &mut Vec<(JournalKey, Vec<u8>)>,
+    new: &mut Vec<Encoded>,
     now: Millis,
     ws: &mut WriteSet,
 ) -> Result<u64, StoreError> {
@@ -476,6 +479,7 @@ pub fn to_json(records: &[JournalRecord]) -> String {
 
 // Native only: proptest does not build for wasm32.
 #[cfg(all(test, not(target_arch = "wasm32")))]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::engine::MemoryKv;

@@ -277,7 +277,7 @@ fn settings(options: Option<js_sys::Object>) -> Result<Settings, JsValue> {
                     match k.as_str() {
                         "maxRecords" => {
                             s.journal.max_records = match v.as_f64() {
-                                Some(n) if n >= 1.0 && n <= 1e9 && n.fract() == 0.0 => n as u64,
+                                Some(n) if (1.0..=1e9).contains(&n) && n.fract() == 0.0 => n as u64,
                                 _ => {
                                     return Err(bad(
                                         "journal.maxRecords",
@@ -897,7 +897,7 @@ fn journal_query(options: &JsValue, extra: &[&str]) -> Result<JournalQuery, JsVa
             }
             "limit" => {
                 q.limit = match value.as_f64() {
-                    Some(n) if n >= 1.0 && n <= 1e6 && n.fract() == 0.0 => Some(n as u32),
+                    Some(n) if (1.0..=1e6).contains(&n) && n.fract() == 0.0 => Some(n as u32),
                     _ => return Err(invalid("limit must be a whole number in [1, 1000000]")),
                 }
             }

@@ -12,6 +12,7 @@ use crate::error::WebError;
 use crate::twin::{HandlerFailed, Subscription, Twin};
 
 type Listener = Rc<dyn Fn(&DeviceEvent) -> Result<(), HandlerFailed>>;
+type LifecycleObserver = Rc<dyn Fn(&LifecycleEvent)>;
 
 struct Member {
     twin: Twin,
@@ -27,7 +28,7 @@ struct FleetInner {
     listeners: RefCell<Vec<(u32, Listener)>>,
     next_id: Cell<u32>,
     /// Called with each new lifecycle event (see [`Fleet::on_lifecycle`]).
-    lifecycle_observers: RefCell<Vec<Rc<dyn Fn(&LifecycleEvent)>>>,
+    lifecycle_observers: RefCell<Vec<LifecycleObserver>>,
 }
 
 impl FleetInner {
@@ -36,7 +37,7 @@ impl FleetInner {
         let Some(event) = self.lifecycle.borrow().events().last().cloned() else {
             return;
         };
-        let observers: Vec<Rc<dyn Fn(&LifecycleEvent)>> = self.lifecycle_observers.borrow().clone();
+        let observers: Vec<LifecycleObserver> = self.lifecycle_observers.borrow().clone();
         for observer in observers {
             observer(&event);
         }
