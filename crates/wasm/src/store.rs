@@ -949,8 +949,11 @@ async fn journal_of(
         .query_journal(device, Some(JournalKind::Sync), 0, MAX_SAFE_INTEGER, None)
         .await
         .map_err(|e| store_error(&e))?;
-    // Records come in append order within a timestamp, and an entry's
-    // outcome time never goes back: the last record of an id is its latest.
+    // In append order (`seq`), whatever the clock did: the last record of
+    // an audit id is the entry as last recorded.
+    let (mut audit, mut sync) = (audit, sync);
+    audit.sort_by_key(|r| r.key.seq);
+    sync.sort_by_key(|r| r.key.seq);
     let mut latest: BTreeMap<u64, AuditEntry> = BTreeMap::new();
     for e in bodies::<AuditEntry>(&audit)? {
         latest.insert(e.id(), e);
@@ -1590,10 +1593,13 @@ impl TimeSeriesStore {
         promise(async move {
             cell.barrier().await?;
             let db = cell.database().await?;
-            let records = db
+            let mut records = db
                 .journal_of_kind(JournalKind::Lifecycle)
                 .await
                 .map_err(|e| store_error(&e))?;
+            // Each device's events in append order (`seq`), whatever the
+            // clock did between sessions.
+            records.sort_by(|a, b| (&a.key.device, a.key.seq).cmp(&(&b.key.device, b.key.seq)));
             let events: Vec<LifecycleEvent> = bodies(&records)?;
             let replayed = twinkit_core::lifecycle::replay(&events);
             let mut states = serde_json::Map::new();
