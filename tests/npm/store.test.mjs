@@ -290,3 +290,170 @@ test("a twin's `store` option persists its telemetry, and restore() rebuilds its
   // Restored records are not stored a second time.
   assert.deepEqual({ ...r2, current: Math.round(r2.current * 10) / 10 }, { fed: 100, history: 100, stored: 100, current: 79.8 });
 });
+
+// ---- The journal: sync records, audit entries, lifecycle events ------------
+
+/** The lifecycle state of each device, from the fleet's status counts and
+ * the last event of each device in its log. */
+const LIFECYCLE_OF = () => {
+  window.lifecycleOf = (fleet) => {
+    const states = {};
+    for (const e of fleet.getLifecycleLog()) {
+      if (e.type === "removed") delete states[e.deviceId];
+      else states[e.deviceId] = e.type === "transition" ? e.to : e.state;
+    }
+    return { states, counts: fleet.getFleetStatus().lifecycle };
+  };
+};
+
+test("journal: desired values, a command and lifecycle transitions survive a reload, and a fresh fleet is rebuilt from them", async () => {
+  const first = await run(async (config) => {
+    const { TimeSeriesStore, FleetManager } = window.twinkit;
+    const store = new TimeSeriesStore({ databaseName: "journal" });
+    const fleet = new FleetManager();
+    store.persistFleetJournal(fleet);
+    const a = fleet.addDevice({ ...config, id: "j-a" });
+    fleet.addDevice({ ...config, id: "j-b" });
+    fleet.addDevice({ ...config, id: "j-c" });
+    await a.connect();
+    a.setDesired("setpoint", 70);
+    a.takeOutbound();
+    const command = a.sendCommand("reboot", { delay: 1 });
+    a.takeOutbound();
+    a.handleCommandResponse({ commandId: command.commandId, status: "completed", result: { ok: true } });
+    a.applyReported({ setpoint: 70 });
+    fleet.setLifecycle("j-b", "suspended", "unpaid");
+    fleet.setLifecycle("j-c", "maintenance");
+    fleet.setLifecycle("j-c", "decommissioned");
+    await store.flush();
+    const journal = await store.queryJournal("j-a");
+    await store.close();
+    return { audit: a.getAudit(), sync: a.getSyncHistory(), status: fleet.getFleetStatus().lifecycle, journal };
+  }, thermostat);
+  assert.deepEqual(first.audit.map((e) => [e.action.kind, e.outcome]), [["desired", "reached"], ["command", "completed"]]);
+  assert.deepEqual(first.sync.map((s) => s.direction), ["sent", "received"]);
+  // Each step of each audit entry was appended, in order, never rewritten.
+  const audit = first.journal.filter((r) => r.kind === "audit");
+  assert.deepEqual(audit.map((r) => [r.body.id, r.body.outcome]),
+    [[1, "queued"], [1, "sent"], [2, "queued"], [2, "sent"], [2, "completed"], [1, "reached"]]);
+  assert.ok(first.journal.every((r, i) => i === 0 || first.journal[i - 1].timestamp <= r.timestamp));
+  assert.deepEqual(first.journal.filter((r) => r.kind === "lifecycle").map((r) => r.body.type), ["added"]);
+
+  await ctx.page.reload();
+  await ctx.page.waitForFunction(() => window.twinkit !== undefined);
+  await run(LIFECYCLE_OF);
+  const second = await run(async (config) => {
+    const { TimeSeriesStore, FleetManager } = window.twinkit;
+    const store = new TimeSeriesStore({ databaseName: "journal" });
+    const lifecycle = await store.queryJournal("j-b", { kind: "lifecycle" });
+    const fleet = new FleetManager();
+    const a = fleet.addDevice({ ...config, id: "j-a" });
+    const b = fleet.addDevice({ ...config, id: "j-b" });
+    fleet.addDevice({ ...config, id: "j-c" });
+    const before = window.lifecycleOf(fleet);
+    const rebuilt = await store.restoreLifecycle(fleet);
+    store.persistFleetJournal(fleet);
+    await store.restore(a);
+    let suspended = null;
+    try { b.sendCommand("reboot", {}); } catch (e) { suspended = e.code; }
+    const after = window.lifecycleOf(fleet);
+    const csv = await store.exportJournal("j-a", { kind: "audit" });
+    const json = JSON.parse(await store.exportJournal("j-a", { format: "json", limit: 2 }));
+    // A second session moves on: b is active again.
+    fleet.setLifecycle("j-b", "active", "paid");
+    await store.flush();
+    await store.close();
+    return { lifecycle, before, rebuilt, after, suspended, audit: a.getAudit(), sync: a.getSyncHistory(), csv, json,
+      next: a.setDesired("setpoint", 71).auditId };
+  }, thermostat);
+  assert.deepEqual(second.lifecycle.map((r) => r.body.type), ["added", "transition"]);
+  assert.equal(second.lifecycle[1].body.reason, "unpaid");
+  assert.deepEqual(second.before.counts, { provisioned: 0, active: 3, maintenance: 0, suspended: 0, decommissioned: 0 });
+  const want = { "j-a": "active", "j-b": "suspended", "j-c": "decommissioned" };
+  assert.deepEqual(second.rebuilt.states, want);
+  assert.deepEqual(second.rebuilt.restored.sort(), ["j-b", "j-c"]);
+  assert.deepEqual(second.rebuilt.missing, []);
+  assert.deepEqual(second.after.states, want);
+  assert.deepEqual(second.after.counts, { provisioned: 0, active: 1, maintenance: 0, suspended: 1, decommissioned: 1 });
+  assert.equal(second.suspended, "LIFECYCLE", "the restored state is enforced");
+  // The twin's audit and sync history are back as they were, and new
+  // entries are numbered after them.
+  assert.deepEqual(second.audit, first.audit);
+  assert.deepEqual(second.sync, first.sync);
+  assert.equal(second.next, 3);
+  assert.equal(second.csv.split("\r\n")[0], "deviceId,kind,timestamp,seq,body");
+  assert.equal(second.csv.trim().split("\r\n").length, 7);
+  assert.equal(second.json.length, 2);
+
+  await ctx.page.reload();
+  await ctx.page.waitForFunction(() => window.twinkit !== undefined);
+  await run(LIFECYCLE_OF);
+  const third = await run(async (config) => {
+    const { TimeSeriesStore, FleetManager } = window.twinkit;
+    const store = new TimeSeriesStore({ databaseName: "journal" });
+    const fleet = new FleetManager();
+    for (const id of ["j-a", "j-b", "j-c"]) fleet.addDevice({ ...config, id });
+    const rebuilt = await store.restoreLifecycle(fleet);
+    await store.close();
+    return { rebuilt, after: window.lifecycleOf(fleet) };
+  }, thermostat);
+  assert.deepEqual(third.after.states, { "j-a": "active", "j-b": "active", "j-c": "decommissioned" });
+  assert.deepEqual(third.rebuilt.restored, ["j-c"]);
+});
+
+test("journal: read-only through the API, bounded by retention, hostile input refused with a clear error", async () => {
+  const r = await run(async (config) => {
+    const { TimeSeriesStore, DigitalTwin } = window.twinkit;
+    const store = new TimeSeriesStore({ databaseName: "journal-hostile", journal: { maxRecords: 5 } });
+    const errors = [];
+    store.on("error", (e) => errors.push(e));
+    const twin = new DigitalTwin({ ...config, id: "h-1" }, { store });
+    await twin.connect();
+    for (let i = 0; i < 20; i++) { twin.setDesired("setpoint", 60 + i); twin.takeOutbound(); }
+    // Large bodies within the twin's limits are journaled whole; larger
+    // ones never get that far (the twin refuses them, naming the limit).
+    const big = "y".repeat(60_000);
+    const command = twin.sendCommand("reboot", { notes: [big, big, big] });
+    let tooLarge = null;
+    try { twin.sendCommand("reboot", { notes: [big, big, big, big, big] }); } catch (e) { tooLarge = e.code; }
+    twin.takeOutbound();
+    twin.handleCommandResponse({ commandId: command.commandId, status: "failed", error: "z".repeat(60_000) });
+    window.tooLarge = tooLarge;
+    await store.flush();
+    const kinds = {};
+    for (const rec of await store.queryJournal("h-1")) kinds[rec.kind] = (kinds[rec.kind] ?? 0) + 1;
+    const commands = (await store.queryJournal("h-1", { kind: "audit" })).filter((rec) => rec.body.action.kind === "command");
+    const newest = await store.queryJournal("h-1", { kind: "audit", limit: 1 });
+    const refused = {};
+    const attempt = async (name, fn) => { try { await fn(); refused[name] = "accepted"; } catch (e) { refused[name] = `${e.code}: ${e.message}`; } };
+    await attempt("proto", () => store.queryJournal("__proto__"));
+    await attempt("kind", () => store.queryJournal("h-1", { kind: "telemetry" }));
+    await attempt("limit", () => store.queryJournal("h-1", { limit: -1 }));
+    await attempt("option", () => store.queryJournal("h-1", { __proto__: { evil: 1 }, nonsense: 1 }));
+    await attempt("format", () => store.exportJournal("h-1", { format: "xml" }));
+    await attempt("maxRecords", () => new TimeSeriesStore({ journal: { maxRecords: 0 } }));
+    // Nothing edits or deletes one record: a returned record is a copy.
+    newest[0].body.outcome = "tampered";
+    const again = await store.queryJournal("h-1", { kind: "audit", limit: 1 });
+    const methods = Object.getOwnPropertyNames(Object.getPrototypeOf(store)).filter((m) => /journal/i.test(m)).sort();
+    await store.close();
+    return { kinds, errors, refused, again: again[0].body.outcome, methods, polluted: {}.evil, tooLarge: window.tooLarge,
+      kept: twin.getAudit({ target: "reboot" }).at(-1),
+      commands: commands.map((c) => [c.body.outcome, c.body.action.payload.notes.join("").length, c.body.detail?.length ?? 0]) };
+  }, thermostat);
+  // At most 5 records per device and kind: the newest.
+  assert.deepEqual(r.kinds, { audit: 5, sync: 5 });
+  assert.equal(r.tooLarge, "VALUE_TOO_LARGE");
+  assert.deepEqual(r.commands.at(-1), ["failed", 180_000, r.kept.detail.length]);
+  assert.equal(r.kept.action.payload.notes.join("").length, 180_000);
+  assert.deepEqual(r.errors, []);
+  assert.match(r.refused.proto, /^INVALID_INPUT: deviceId/);
+  assert.match(r.refused.kind, /^INVALID_INPUT: kind `telemetry`/);
+  assert.match(r.refused.limit, /^INVALID_INPUT: limit/);
+  assert.match(r.refused.option, /^INVALID_INPUT: unknown journal query option `nonsense`/);
+  assert.match(r.refused.format, /^INVALID_INPUT: format/);
+  assert.match(r.refused.maxRecords, /^INVALID_CONFIG: journal.maxRecords/);
+  assert.notEqual(r.again, "tampered");
+  assert.deepEqual(r.methods, ["exportJournal", "persistFleetJournal", "persistJournal", "queryJournal", "restoreJournal"]);
+  assert.equal(r.polluted, undefined);
+});

@@ -26,6 +26,7 @@ import {
   type DeviceCommand,
   type TelemetryData,
   type Alert,
+  type LifecycleState,
 } from "twinkit";
 
 // ---- Quick start ----------------------------------------------------------
@@ -285,6 +286,23 @@ async function timeSeriesStoreSnippets() {
   const off = kept.on("error", (event) => console.log(event.code, event.message));
   off();
   console.log(csv, latest?.timestamp, stored, skipped, await kept.deleteRange("x", 0, 1));
+  // The journal: a fleet's lifecycle and its twins' sync and audit records.
+  const fleet = new FleetManager();
+  kept.persistJournal(twin);
+  kept.persistFleetJournal(fleet);
+  const { states, restored, missing } = await kept.restoreLifecycle(fleet);
+  console.log(states["x"] satisfies LifecycleState, restored.length, missing.length);
+  const records = await kept.queryJournal("x", { kind: "audit", start: 0, limit: 10 });
+  for (const r of records) {
+    if (r.kind === "audit") console.log(r.body.outcome, r.seq);
+    if (r.kind === "lifecycle" && r.body.type === "restored") console.log(r.body.state);
+  }
+  const journalCsv: string = await kept.exportJournal("x", { format: "csv" });
+  const back: { audit: number; sync: number } = await kept.restoreJournal(twin);
+  console.log(journalCsv, back.audit);
+  // @ts-expect-error: kinds are sync, audit or lifecycle
+  await kept.queryJournal("x", { kind: "telemetry" });
+  new TimeSeriesStore({ journal: { maxRecords: 1_000, maxAge: 86_400_000 } });
   await kept.flush();
   await kept.close();
   // @ts-expect-error: intervals are minute, hour or day

@@ -344,6 +344,33 @@ impl AuditLog {
         }
     }
 
+    /// Whether nothing was ever recorded.
+    pub(crate) fn is_pristine(&self) -> bool {
+        self.next_id == 1
+    }
+
+    /// Puts persisted entries back into a log that never recorded anything:
+    /// entries of other devices are skipped, and of the rest the newest run
+    /// of consecutive ids (up to the capacity) is kept, so ids stay
+    /// consecutive; recording continues after the last. Returns how many.
+    pub(crate) fn restore(&mut self, mut entries: Vec<AuditEntry>) -> usize {
+        entries.retain(|e| e.device_id == self.device_id);
+        entries.sort_by_key(|e| e.id);
+        entries.dedup_by_key(|e| e.id);
+        let mut first = entries.len();
+        while first > 0
+            && entries.len() - first < self.capacity
+            && (first == entries.len() || entries[first - 1].id + 1 == entries[first].id)
+        {
+            first -= 1;
+        }
+        if let Some(last) = entries.last() {
+            self.next_id = last.id + 1;
+        }
+        self.entries.extend(entries.drain(first..));
+        self.entries.len()
+    }
+
     fn get_mut(&mut self, id: u64) -> Option<&mut AuditEntry> {
         // Ids are consecutive, so the position follows from the first id.
         let first = self.entries.front()?.id;

@@ -218,6 +218,17 @@ pub enum TwinError {
         /// What was wrong.
         reason: String,
     },
+    /// Persisted records can only be restored into a twin that has not
+    /// recorded any of its own (so no entry is ever replaced).
+    #[error("device `{device_id}`: cannot restore {what}: {reason}")]
+    NotRestorable {
+        /// The device.
+        device_id: String,
+        /// What was to be restored.
+        what: &'static str,
+        /// Why not.
+        reason: &'static str,
+    },
     /// A rule (or a proposed action) was refused.
     #[error("rule `{rule_id}`: {reason}")]
     InvalidRule {
@@ -279,6 +290,7 @@ impl TwinError {
             Self::Lifecycle { .. } => "LIFECYCLE",
             Self::InvalidTransition { .. } => "INVALID_TRANSITION",
             Self::InvalidLifecycleLog { .. } => "INVALID_LIFECYCLE_LOG",
+            Self::NotRestorable { .. } => "NOT_RESTORABLE",
             Self::InvalidRule { .. } => "INVALID_RULE",
             Self::DryRunFailed { .. } => "DRY_RUN_FAILED",
             Self::UnknownProposal { .. } => "UNKNOWN_PROPOSAL",

@@ -160,6 +160,12 @@ pub enum LifecycleChange {
     },
     /// The device left the fleet.
     Removed,
+    /// The device was put back into `state`, replayed from a persisted log
+    /// (after a page reload, say; see [`replay`]).
+    Restored {
+        /// The state it was put back into.
+        state: LifecycleState,
+    },
 }
 
 /// One entry of the lifecycle log.
@@ -237,6 +243,19 @@ impl LifecycleLog {
             .unwrap_or_else(|| unreachable!("just appended"))
     }
 
+    /// Records a device put back into `state` from a persisted log.
+    pub fn record_restored(
+        &mut self,
+        device_id: &str,
+        state: LifecycleState,
+        now: Millis,
+    ) -> &LifecycleEvent {
+        self.append(device_id, Some(now), LifecycleChange::Restored { state });
+        self.events
+            .last()
+            .unwrap_or_else(|| unreachable!("just appended"))
+    }
+
     /// Every event, oldest first.
     pub fn events(&self) -> &[LifecycleEvent] {
         &self.events
@@ -293,9 +312,39 @@ pub fn rebuild(events: &[LifecycleEvent]) -> Result<IndexMap<String, LifecycleSt
                     .shift_remove(id)
                     .ok_or_else(|| bad(format!("device `{id}` is not in the fleet")))?;
             }
+            LifecycleChange::Restored { state } => {
+                let current = states
+                    .get_mut(id)
+                    .ok_or_else(|| bad(format!("device `{id}` is not in the fleet")))?;
+                if *current == LifecycleState::Decommissioned && *state != *current {
+                    return Err(bad(format!("device `{id}` is decommissioned")));
+                }
+                *current = *state;
+            }
         }
     }
     Ok(states)
+}
+
+/// Each device's state after a persisted log, in the order devices first
+/// appear: `Some(state)` while in the fleet, `None` once removed. Unlike
+/// [`rebuild`], the log may have lost its oldest events (a store's
+/// retention) and span several fleet sessions (sequence numbers start
+/// again, a device is added again): a device's last event decides. Events
+/// must be in the order they were logged.
+pub fn replay<'a>(
+    events: impl IntoIterator<Item = &'a LifecycleEvent>,
+) -> IndexMap<String, Option<LifecycleState>> {
+    let mut states: IndexMap<String, Option<LifecycleState>> = IndexMap::new();
+    for event in events {
+        let state = match &event.change {
+            LifecycleChange::Added { state } | LifecycleChange::Restored { state } => Some(*state),
+            LifecycleChange::Transition { to, .. } => Some(*to),
+            LifecycleChange::Removed => None,
+        };
+        states.insert(event.device_id.clone(), state);
+    }
+    states
 }
 
 #[cfg(test)]
@@ -326,6 +375,38 @@ mod tests {
                 (Suspended, Decommissioned),
             ]
         );
+    }
+
+    #[test]
+    fn replay_takes_each_devices_last_event_across_sessions_and_lost_prefixes() {
+        use LifecycleState::*;
+        let mut log = LifecycleLog::default();
+        // A log whose first events were dropped: `a` starts mid-way.
+        log.record_transition("a", Active, Suspended, Actor::User, None, 1);
+        log.record_added("b", Provisioned, 2);
+        log.record_added("c", Active, 3);
+        log.record_removed("c", 4);
+        // The next session adds `b` again and restores its state.
+        log.record_added("b", Active, 5);
+        log.record_restored("b", Provisioned, 6);
+        let states = replay(log.events());
+        assert_eq!(
+            states.into_iter().collect::<Vec<_>>(),
+            [
+                ("a".to_string(), Some(Suspended)),
+                ("b".to_string(), Some(Provisioned)),
+                ("c".to_string(), None)
+            ]
+        );
+        // The strict rebuild refuses the same log, naming the event.
+        assert!(matches!(
+            rebuild(log.events()),
+            Err(TwinError::InvalidLifecycleLog { seq: 1, .. })
+        ));
+        let mut fresh = LifecycleLog::default();
+        fresh.record_added("d", Active, 1);
+        fresh.record_restored("d", Maintenance, 2);
+        assert_eq!(rebuild(fresh.events()).unwrap()["d"], Maintenance);
     }
 
     #[test]

@@ -233,6 +233,9 @@ pub(crate) struct SyncTracker {
     diverging: HashMap<String, (Millis, Option<String>)>,
     history: VecDeque<SyncRecord>,
     history_capacity: usize,
+    /// Records ever added to the history (a host persisting it reads the
+    /// ones added since it last looked).
+    recorded: u64,
 }
 
 impl SyncTracker {
@@ -373,6 +376,7 @@ impl SyncTracker {
             version: state.version(),
             in_sync,
         });
+        self.recorded += 1;
         while self.history.len() > self.history_capacity {
             self.history.pop_front();
         }
@@ -391,6 +395,22 @@ impl SyncTracker {
             .collect();
         out.reverse();
         out
+    }
+
+    pub(crate) fn recorded(&self) -> u64 {
+        self.recorded
+    }
+
+    /// Puts persisted records back into an empty history (the newest
+    /// `history_capacity`); returns how many.
+    pub(crate) fn restore(&mut self, records: Vec<SyncRecord>) -> usize {
+        let keep = records.len().saturating_sub(self.history_capacity);
+        self.history.extend(records.into_iter().skip(keep));
+        self.history.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.history.is_empty() && self.recorded == 0
     }
 
     pub(crate) fn clear(&mut self) {

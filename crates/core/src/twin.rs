@@ -632,6 +632,30 @@ impl DigitalTwin {
         Ok(from)
     }
 
+    /// Puts the twin back into a lifecycle state replayed from a persisted
+    /// log (see [`crate::lifecycle::replay`]), with that state's effects
+    /// (in-flight commands fail when it takes none). Not a transition: the
+    /// log already holds how the device got there. A decommissioned twin
+    /// stays decommissioned (`INVALID_TRANSITION`). Returns the state left.
+    pub fn restore_lifecycle(
+        &mut self,
+        state: LifecycleState,
+        now: Millis,
+    ) -> Result<LifecycleState, TwinError> {
+        let from = self.lifecycle;
+        if from == LifecycleState::Decommissioned && state != from {
+            return Err(TwinError::InvalidTransition {
+                device_id: self.config.id.clone(),
+                from,
+                to: state,
+            });
+        }
+        if state != from {
+            self.set_lifecycle(state, now);
+        }
+        Ok(from)
+    }
+
     /// Moves the twin to a lifecycle state (the fleet checks the transition
     /// and logs it). Commands in flight fail when commands are no longer
     /// accepted; a decommissioned twin drops its queue and disconnects.
@@ -779,6 +803,48 @@ impl DigitalTwin {
     /// of one property or of all.
     pub fn sync_history(&self, property: Option<&str>, limit: Option<usize>) -> Vec<SyncRecord> {
         self.sync.history(property, limit)
+    }
+
+    /// Sync records ever recorded (restored ones not counted): a host
+    /// persisting the history reads the ones added since it last looked
+    /// with `sync_history(None, Some(new))`.
+    pub fn sync_records_total(&self) -> u64 {
+        self.sync.recorded()
+    }
+
+    /// Puts a persisted audit trail and sync history back (after a page
+    /// reload, say), oldest first. Only into a twin that has recorded
+    /// neither yet: restoring never replaces or alters an entry. The audit
+    /// keeps its newest run of consecutive ids (up to `audit_capacity`) and
+    /// numbers new entries after it; the sync history its newest
+    /// `sync_history_capacity` records. Returns how many of each were kept.
+    pub fn restore_journal(
+        &mut self,
+        audit: Vec<AuditEntry>,
+        sync: Vec<SyncRecord>,
+    ) -> Result<(usize, usize), TwinError> {
+        let refuse = |what, reason| TwinError::NotRestorable {
+            device_id: self.config.id.clone(),
+            what,
+            reason,
+        };
+        if !audit.is_empty() && !self.audit.is_pristine() {
+            return Err(refuse("the audit", "it has recorded entries already"));
+        }
+        if !sync.is_empty() && !self.sync.is_empty() {
+            return Err(refuse("the sync history", "it has recorded some already"));
+        }
+        let audit = if audit.is_empty() {
+            0
+        } else {
+            self.audit.restore(audit)
+        };
+        let sync = if sync.is_empty() {
+            0
+        } else {
+            self.sync.restore(sync)
+        };
+        Ok((audit, sync))
     }
 
     fn refresh_divergence(&mut self, property: &str, now: Millis, alerts: &mut Vec<Alert>) {

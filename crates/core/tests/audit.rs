@@ -254,3 +254,77 @@ fn json_export_reads_back_as_the_same_entries() {
     let kept: Vec<AuditEntry> = twin.audit().entries().cloned().collect();
     assert_eq!(back, kept);
 }
+
+#[test]
+fn a_persisted_trail_is_restored_only_into_a_twin_that_recorded_nothing() {
+    let mut twin = local_twin("d");
+    twin.connect(0);
+    for (i, v) in [60, 61, 62].into_iter().enumerate() {
+        twin.set_desired("setpoint", json!(v), 10 + i as u64)
+            .unwrap();
+    }
+    twin.poll_outbound(20).unwrap();
+    twin.apply_reported(values(&[("setpoint", json!(62))]), 21);
+    assert_eq!(twin.sync_records_total(), 2);
+    // As a store hands them back: JSON, one entry lost to retention at the
+    // front (id 1) and a gap (id 2 missing) before the kept run.
+    let stored: Vec<AuditEntry> = twin
+        .audit()
+        .entries()
+        .map(|e| serde_json::from_value(serde_json::to_value(e).unwrap()).unwrap())
+        .collect();
+    let sync = twin.sync_history(None, None);
+
+    let mut fresh = local_twin("d");
+    let mut partial = stored.clone();
+    partial.remove(1);
+    assert_eq!(
+        fresh.restore_journal(partial, sync.clone()).unwrap(),
+        (1, 2)
+    );
+    assert_eq!(
+        fresh
+            .audit()
+            .entries()
+            .map(AuditEntry::id)
+            .collect::<Vec<_>>(),
+        [3]
+    );
+    assert_eq!(fresh.sync_history(None, None), sync);
+    // Restored records are not counted as recorded, and new entries follow.
+    assert_eq!(fresh.sync_records_total(), 0);
+    let next = fresh
+        .set_desired_as("setpoint", json!(70), None, Actor::User, 30)
+        .unwrap();
+    assert_eq!(next.audit_id, Some(4));
+
+    // Entries of another device are skipped; a twin with entries refuses.
+    let mut other = local_twin("e");
+    assert_eq!(
+        other.restore_journal(stored.clone(), Vec::new()).unwrap(),
+        (0, 0)
+    );
+    let err = fresh.restore_journal(stored, Vec::new()).unwrap_err();
+    assert_eq!(err.code(), "NOT_RESTORABLE");
+    assert_eq!(fresh.audit().len(), 2, "nothing was replaced");
+}
+
+#[test]
+fn restoring_a_lifecycle_state_applies_it_but_never_revives_a_decommissioned_twin() {
+    use twinkit_core::LifecycleState;
+    let mut twin = local_twin("d");
+    twin.connect(0);
+    assert_eq!(
+        twin.restore_lifecycle(LifecycleState::Provisioned, 1)
+            .unwrap(),
+        LifecycleState::Active
+    );
+    assert!(twin.send_command("reboot", json!({}), 2).is_err());
+    twin.restore_lifecycle(LifecycleState::Decommissioned, 3)
+        .unwrap();
+    let err = twin
+        .restore_lifecycle(LifecycleState::Active, 4)
+        .unwrap_err();
+    assert_eq!(err.code(), "INVALID_TRANSITION");
+    assert_eq!(twin.lifecycle(), LifecycleState::Decommissioned);
+}

@@ -45,7 +45,7 @@ pub fn export(series: &Chunk, properties: Option<&[String]>) -> String {
     out
 }
 
-fn field(out: &mut String, s: &str) {
+pub(crate) fn field(out: &mut String, s: &str) {
     if s.contains([',', '"', '\r', '\n']) {
         out.push('"');
         out.push_str(&s.replace('"', "\"\""));

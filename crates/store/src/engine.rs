@@ -21,6 +21,7 @@ use twinkit_core::{Millis, TelemetryValue};
 use crate::bytes::MAX_SAFE_INTEGER;
 use crate::chunk::{merge, Chunk};
 use crate::error::StoreError;
+use crate::journal::{JournalKey, JournalKind};
 use crate::keys::{ChunkKey, ChunkRef, DeviceMeta, PageKey, MAX_DEVICE_PROPERTIES};
 use crate::point::{same_name, Name, Point, Skipped};
 use crate::rollup::{Aggregate, Bucket, Page, Resolution};
@@ -59,6 +60,29 @@ pub trait Kv {
         first: &PageKey,
         last: &PageKey,
     ) -> Result<Vec<(PageKey, Vec<u8>)>, StoreError>;
+    /// Encoded journal metas of devices, in order (`None`: no journal).
+    async fn journal_metas(&self, devices: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError>;
+    /// Every device with a journal meta record, sorted.
+    async fn journal_devices(&self) -> Result<Vec<String>, StoreError>;
+    /// A device's journal records of one kind with `start <= timestamp <=
+    /// end`, in key order; with `newest`, only the last that many.
+    async fn journal_range(
+        &self,
+        device: &str,
+        kind: JournalKind,
+        start: Millis,
+        end: Millis,
+        newest: Option<u32>,
+    ) -> Result<Vec<(JournalKey, Vec<u8>)>, StoreError>;
+    /// A device's journal keys of one kind with `timestamp <= end`, in key
+    /// order, at most `limit` of them.
+    async fn journal_keys(
+        &self,
+        device: &str,
+        kind: JournalKind,
+        end: Millis,
+        limit: Option<u32>,
+    ) -> Result<Vec<JournalKey>, StoreError>;
 }
 
 /// Writes to apply in the transaction that read their inputs: deletes
@@ -76,6 +100,13 @@ pub struct WriteSet {
     pub page_puts: Vec<(PageKey, Vec<u8>)>,
     /// Device metas to write.
     pub meta_puts: Vec<(String, Vec<u8>)>,
+    /// Journal records to delete, as inclusive key ranges of one device
+    /// and kind (retention only).
+    pub journal_deletes: Vec<(JournalKey, JournalKey)>,
+    /// Journal records to add.
+    pub journal_puts: Vec<(JournalKey, Vec<u8>)>,
+    /// Journal metas to write.
+    pub journal_meta_puts: Vec<(String, Vec<u8>)>,
 }
 
 impl WriteSet {
@@ -86,6 +117,9 @@ impl WriteSet {
             && self.page_deletes.is_empty()
             && self.page_puts.is_empty()
             && self.meta_puts.is_empty()
+            && self.journal_deletes.is_empty()
+            && self.journal_puts.is_empty()
+            && self.journal_meta_puts.is_empty()
     }
 
     /// Adds another set's writes after this one's.
@@ -95,6 +129,9 @@ impl WriteSet {
         self.page_deletes.extend(other.page_deletes);
         self.page_puts.extend(other.page_puts);
         self.meta_puts.extend(other.meta_puts);
+        self.journal_deletes.extend(other.journal_deletes);
+        self.journal_puts.extend(other.journal_puts);
+        self.journal_meta_puts.extend(other.journal_meta_puts);
     }
 }
 
@@ -893,6 +930,8 @@ pub struct MemoryKv {
     chunks: RefCell<BTreeMap<ChunkKey, Vec<u8>>>,
     pages: RefCell<BTreeMap<PageKey, Vec<u8>>>,
     metas: RefCell<BTreeMap<String, Vec<u8>>>,
+    journal: RefCell<BTreeMap<JournalKey, Vec<u8>>>,
+    journal_metas: RefCell<BTreeMap<String, Vec<u8>>>,
 }
 
 impl MemoryKv {
@@ -912,6 +951,18 @@ impl MemoryKv {
         chunks.extend(ws.chunk_puts);
         pages.extend(ws.page_puts);
         self.metas.borrow_mut().extend(ws.meta_puts);
+        let mut journal = self.journal.borrow_mut();
+        for (first, last) in ws.journal_deletes {
+            let doomed: Vec<JournalKey> = journal
+                .range(first..=last)
+                .map(|(k, _)| k.clone())
+                .collect();
+            for k in doomed {
+                journal.remove(&k);
+            }
+        }
+        journal.extend(ws.journal_puts);
+        self.journal_metas.borrow_mut().extend(ws.journal_meta_puts);
     }
 
     /// Number of chunk records.
@@ -993,6 +1044,63 @@ impl Kv for MemoryKv {
         Ok(pages
             .range(first.clone()..=last.clone())
             .map(|(k, v)| (k.clone(), v.clone()))
+            .collect())
+    }
+
+    async fn journal_metas(&self, devices: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let metas = self.journal_metas.borrow();
+        Ok(devices.iter().map(|d| metas.get(d).cloned()).collect())
+    }
+
+    async fn journal_devices(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self.journal_metas.borrow().keys().cloned().collect())
+    }
+
+    async fn journal_range(
+        &self,
+        device: &str,
+        kind: JournalKind,
+        start: Millis,
+        end: Millis,
+        newest: Option<u32>,
+    ) -> Result<Vec<(JournalKey, Vec<u8>)>, StoreError> {
+        let journal = self.journal.borrow();
+        let lo = JournalKey {
+            timestamp: start,
+            ..JournalKey::first(device, kind)
+        };
+        let hi = JournalKey {
+            timestamp: end,
+            seq: u64::MAX,
+            ..JournalKey::first(device, kind)
+        };
+        let mut out: Vec<(JournalKey, Vec<u8>)> = journal
+            .range(lo..=hi)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if let Some(n) = newest {
+            out.drain(..out.len().saturating_sub(n as usize));
+        }
+        Ok(out)
+    }
+
+    async fn journal_keys(
+        &self,
+        device: &str,
+        kind: JournalKind,
+        end: Millis,
+        limit: Option<u32>,
+    ) -> Result<Vec<JournalKey>, StoreError> {
+        let journal = self.journal.borrow();
+        let hi = JournalKey {
+            timestamp: end,
+            seq: u64::MAX,
+            ..JournalKey::first(device, kind)
+        };
+        Ok(journal
+            .range(JournalKey::first(device, kind)..=hi)
+            .map(|(k, _)| k.clone())
+            .take(limit.map_or(usize::MAX, |l| l as usize))
             .collect())
     }
 }

@@ -1,12 +1,17 @@
 //! The engine over IndexedDB, with rexie.
 //!
-//! Schema version 2 (this build): object stores `chunks` (keys
+//! Schema version 3 (this build): object stores `chunks` (keys
 //! `[deviceId, start, end, id]`), `rollups` (keys `[deviceId, property,
-//! resolution, pageStart]`) and `meta` (`["device", deviceId]` per device,
-//! and `"schema"`), every value a `Uint8Array` in the formats of
-//! [`crate::chunk`], [`crate::rollup`] and [`crate::keys`]. Version 1 had
-//! `chunks` and `meta` only; opening a version-1 database adds `rollups` and
-//! rebuilds rollups and device metas from the chunks, once.
+//! resolution, pageStart]`), `journal` (keys `[deviceId, kind, timestamp,
+//! seq]`) and `meta` (`["device", deviceId]` and `["journal", deviceId]`
+//! per device, and `"schema"`), every value a `Uint8Array` in the formats
+//! of [`crate::chunk`], [`crate::rollup`], [`crate::journal`] and
+//! [`crate::keys`].
+//!
+//! Upgrades keep every record: version 1 had `chunks` and `meta` only, so
+//! opening it adds `rollups` and `journal` and rebuilds rollups and device
+//! metas from the chunks, once; version 2 lacked `journal`, which opening
+//! it adds, empty.
 //!
 //! Every operation runs in one transaction: the engine reads through
 //! [`IdbKv`], then [`apply`] writes its [`WriteSet`] and the transaction
@@ -24,16 +29,20 @@ use wasm_bindgen::{JsCast, JsValue};
 use crate::chunk::Chunk;
 use crate::engine::{self, Config, Kv, WriteReport, WriteSet};
 use crate::error::StoreError;
+use crate::journal::{
+    self, AppendReport, JournalKey, JournalKind, JournalRecord, NewRecord, Retention,
+};
 use crate::keys::{ChunkKey, PageKey};
 use crate::point::{Name, Point};
 use crate::rollup::{Aggregate, Resolution};
 
 /// The schema version this build creates and reads.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 const CHUNKS: &str = "chunks";
 const ROLLUPS: &str = "rollups";
+const JOURNAL: &str = "journal";
 const META: &str = "meta";
-const ALL: [&str; 3] = [CHUNKS, ROLLUPS, META];
+const ALL: [&str; 4] = [CHUNKS, ROLLUPS, JOURNAL, META];
 
 fn backend(e: impl std::fmt::Debug) -> StoreError {
     let text = format!("{e:?}");
@@ -70,6 +79,55 @@ fn page_key_js(k: &PageKey) -> JsValue {
 
 fn meta_key_js(device: &str) -> JsValue {
     Array::of2(&"device".into(), &device.into()).into()
+}
+
+fn journal_meta_key_js(device: &str) -> JsValue {
+    Array::of2(&"journal".into(), &device.into()).into()
+}
+
+fn journal_key_js(k: &JournalKey) -> JsValue {
+    Array::of4(
+        &k.device.as_str().into(),
+        &k.kind.as_str().into(),
+        &num(k.timestamp),
+        &num(k.seq),
+    )
+    .into()
+}
+
+fn journal_key_from_js(v: &JsValue) -> Result<JournalKey, StoreError> {
+    let a: &Array = v.dyn_ref().ok_or_else(corrupt_key)?;
+    if a.length() != 4 {
+        return Err(corrupt_key());
+    }
+    Ok(JournalKey {
+        device: a.get(0).as_string().ok_or_else(corrupt_key)?,
+        kind: a
+            .get(1)
+            .as_string()
+            .and_then(|k| JournalKind::parse(&k))
+            .ok_or_else(corrupt_key)?,
+        timestamp: int(&a.get(2))?,
+        seq: int(&a.get(3))?,
+    })
+}
+
+/// Keys of one device and kind with `start <= timestamp <= end`.
+fn journal_range_js(
+    device: &str,
+    kind: JournalKind,
+    start: Millis,
+    end: Millis,
+) -> Result<KeyRange, StoreError> {
+    let lo: JsValue = Array::of3(&device.into(), &kind.as_str().into(), &num(start)).into();
+    let hi: JsValue = Array::of4(
+        &device.into(),
+        &kind.as_str().into(),
+        &num(end),
+        &after_all(),
+    )
+    .into();
+    range(&lo, &hi)
 }
 
 fn corrupt_key() -> StoreError {
@@ -273,6 +331,109 @@ impl Kv for IdbKv<'_> {
             .map(|(k, v)| Ok((page_key_from_js(k)?, bytes_from_js(v, "rollup page")?)))
             .collect()
     }
+    async fn journal_metas(&self, devices: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let store = self.store(META)?;
+        let gets = devices.iter().map(|d| store.get(journal_meta_key_js(d)));
+        join_all(gets)
+            .await
+            .into_iter()
+            .map(|r| {
+                r.map_err(backend)?
+                    .map(|v| bytes_from_js(v, "journal meta"))
+                    .transpose()
+            })
+            .collect()
+    }
+
+    async fn journal_devices(&self) -> Result<Vec<String>, StoreError> {
+        let lo: JsValue = Array::of1(&"journal".into()).into();
+        let hi: JsValue = Array::of2(&"journal".into(), &after_all()).into();
+        let keys = self
+            .store(META)?
+            .get_all_keys(Some(range(&lo, &hi)?), None)
+            .await
+            .map_err(backend)?;
+        keys.iter()
+            .map(|k| {
+                k.dyn_ref::<Array>()
+                    .and_then(|a| a.get(1).as_string())
+                    .ok_or_else(corrupt_key)
+            })
+            .collect()
+    }
+
+    async fn journal_range(
+        &self,
+        device: &str,
+        kind: JournalKind,
+        start: Millis,
+        end: Millis,
+        newest: Option<u32>,
+    ) -> Result<Vec<(JournalKey, Vec<u8>)>, StoreError> {
+        self.journal_range_impl(device, kind, start, end, newest)
+            .await
+    }
+
+    async fn journal_keys(
+        &self,
+        device: &str,
+        kind: JournalKind,
+        end: Millis,
+        limit: Option<u32>,
+    ) -> Result<Vec<JournalKey>, StoreError> {
+        let keys = self
+            .store(JOURNAL)?
+            .get_all_keys(Some(journal_range_js(device, kind, 0, end)?), limit)
+            .await
+            .map_err(backend)?;
+        keys.iter().map(journal_key_from_js).collect()
+    }
+}
+
+impl IdbKv<'_> {
+    async fn journal_range_impl(
+        &self,
+        device: &str,
+        kind: JournalKind,
+        start: Millis,
+        end: Millis,
+        newest: Option<u32>,
+    ) -> Result<Vec<(JournalKey, Vec<u8>)>, StoreError> {
+        let store = self.store(JOURNAL)?;
+        let r = || journal_range_js(device, kind, start, end);
+        let pairs: Vec<(JsValue, JsValue)> = match newest {
+            // The newest few: a cursor walking back.
+            Some(n) => {
+                let mut pairs = store
+                    .scan(Some(r()?), Some(n), None, Some(rexie::Direction::Prev))
+                    .await
+                    .map_err(backend)?;
+                pairs.reverse();
+                pairs
+            }
+            None => {
+                let (keys, values) = futures_util::future::join(
+                    store.get_all_keys(Some(r()?), None),
+                    store.get_all(Some(r()?), None),
+                )
+                .await;
+                let (keys, values) = (keys.map_err(backend)?, values.map_err(backend)?);
+                if keys.len() != values.len() {
+                    return Err(StoreError::Backend("journal keys and values differ".into()));
+                }
+                keys.into_iter().zip(values).collect()
+            }
+        };
+        pairs
+            .into_iter()
+            .map(|(k, v)| {
+                Ok((
+                    journal_key_from_js(&k)?,
+                    bytes_from_js(v, "journal record")?,
+                ))
+            })
+            .collect()
+    }
 }
 
 /// Issues a write set's requests in the transaction (deletes first, then
@@ -281,6 +442,7 @@ pub async fn apply(tx: &Transaction, ws: WriteSet) -> Result<(), StoreError> {
     let chunks = tx.store(CHUNKS).map_err(backend)?;
     let rollups = tx.store(ROLLUPS).map_err(backend)?;
     let meta = tx.store(META).map_err(backend)?;
+    let journal = tx.store(JOURNAL).map_err(backend)?;
     let mut deletes = Vec::new();
     for k in &ws.chunk_deletes {
         deletes.push(chunks.delete(chunk_key_js(k)));
@@ -288,6 +450,10 @@ pub async fn apply(tx: &Transaction, ws: WriteSet) -> Result<(), StoreError> {
     for (lo, hi) in &ws.page_deletes {
         let r = range(&page_key_js(lo), &page_key_js(hi))?;
         deletes.push(rollups.delete(r.into()));
+    }
+    for (lo, hi) in &ws.journal_deletes {
+        let r = range(&journal_key_js(lo), &journal_key_js(hi))?;
+        deletes.push(journal.delete(r.into()));
     }
     for r in join_all(deletes).await {
         r.map_err(backend)?;
@@ -313,15 +479,27 @@ pub async fn apply(tx: &Transaction, ws: WriteSet) -> Result<(), StoreError> {
         ws.meta_puts
             .iter()
             .map(|(d, v)| (meta_key_js(d), v.clone()))
+            .chain(
+                ws.journal_meta_puts
+                    .iter()
+                    .map(|(d, v)| (journal_meta_key_js(d), v.clone())),
+            )
             .collect(),
     );
-    let (a, b, c) = futures_util::future::join3(
+    let journal_puts = puts(
+        ws.journal_puts
+            .iter()
+            .map(|(k, v)| (journal_key_js(k), v.clone()))
+            .collect(),
+    );
+    let (a, b, c, d) = futures_util::future::join4(
         chunks.put_all(chunk_puts.into_iter()),
         rollups.put_all(page_puts.into_iter()),
         meta.put_all(meta_puts.into_iter()),
+        journal.put_all(journal_puts.into_iter()),
     )
     .await;
-    a.and(b).and(c).map_err(backend)
+    a.and(b).and(c).and(d).map_err(backend)
 }
 
 async fn finish(tx: Transaction) -> Result<(), StoreError> {
@@ -345,6 +523,7 @@ fn builder(name: &str, version: Option<u32>) -> rexie::RexieBuilder {
     }
     b.add_object_store(ObjectStore::new(CHUNKS))
         .add_object_store(ObjectStore::new(ROLLUPS))
+        .add_object_store(ObjectStore::new(JOURNAL))
         .add_object_store(ObjectStore::new(META))
 }
 
@@ -371,6 +550,71 @@ pub async fn create_v1(name: &str, chunks: &[(ChunkKey, Vec<u8>)]) -> Result<(),
     tx.store(META)
         .map_err(backend)?
         .put(&JsValue::from_f64(1.0), Some(&"schema".into()))
+        .await
+        .map_err(backend)?;
+    finish(tx).await?;
+    db.close();
+    Ok(())
+}
+
+/// Creates a database at schema version 2 (no journal) holding the given
+/// points, written by this build's engine: for testing the upgrade path.
+#[doc(hidden)]
+pub async fn create_v2(
+    name: &str,
+    cfg: &Config,
+    batch: &[(Name, Point)],
+) -> Result<(), StoreError> {
+    let db = Rexie::builder(name)
+        .version(2)
+        .add_object_store(ObjectStore::new(CHUNKS))
+        .add_object_store(ObjectStore::new(ROLLUPS))
+        .add_object_store(ObjectStore::new(META))
+        .build()
+        .await
+        .map_err(backend)?;
+    let tx = db
+        .transaction(&[CHUNKS, ROLLUPS, META], TransactionMode::ReadWrite)
+        .map_err(backend)?;
+    // The engine's reads and writes touch no journal for points.
+    let (ws, _) = engine::plan_write(&IdbKv { tx: &tx }, cfg, batch).await?;
+    let put = |store: &str, rows: Vec<(JsValue, Vec<u8>)>| {
+        let store = tx.store(store).map_err(backend);
+        async move {
+            let rows: Vec<(JsValue, Option<JsValue>)> = rows
+                .into_iter()
+                .map(|(k, v)| (bytes_js(&v), Some(k)))
+                .collect();
+            store?.put_all(rows.into_iter()).await.map_err(backend)
+        }
+    };
+    put(
+        CHUNKS,
+        ws.chunk_puts
+            .iter()
+            .map(|(k, v)| (chunk_key_js(k), v.clone()))
+            .collect(),
+    )
+    .await?;
+    put(
+        ROLLUPS,
+        ws.page_puts
+            .iter()
+            .map(|(k, v)| (page_key_js(k), v.clone()))
+            .collect(),
+    )
+    .await?;
+    put(
+        META,
+        ws.meta_puts
+            .iter()
+            .map(|(d, v)| (meta_key_js(d), v.clone()))
+            .collect(),
+    )
+    .await?;
+    tx.store(META)
+        .map_err(backend)?
+        .put(&JsValue::from_f64(2.0), Some(&"schema".into()))
         .await
         .map_err(backend)?;
     finish(tx).await?;
@@ -418,12 +662,23 @@ impl Database {
         Ok(())
     }
 
-    /// Rebuilds rollups and device metas of a version-1 database, once.
+    /// Brings the records of an older schema up to this one, once: a
+    /// version-1 database gets its rollups and device metas rebuilt; a
+    /// version-2 one needs nothing (its new `journal` store starts empty).
+    /// A newer schema (another tab's newer build) is left as it is.
     async fn migrate(&self) -> Result<(), StoreError> {
         let tx = self.transaction(TransactionMode::ReadWrite).await?;
         let meta = tx.store(META).map_err(backend)?;
-        let schema = meta.get("schema".into()).await.map_err(backend)?;
-        if schema.and_then(|v| v.as_f64()) != Some(f64::from(SCHEMA_VERSION)) {
+        let schema = meta
+            .get("schema".into())
+            .await
+            .map_err(backend)?
+            .and_then(|v| v.as_f64())
+            .unwrap_or(0.0);
+        if schema >= f64::from(SCHEMA_VERSION) {
+            return finish(tx).await;
+        }
+        if schema < 2.0 {
             let keys = tx
                 .store(CHUNKS)
                 .map_err(backend)?
@@ -439,13 +694,13 @@ impl Database {
             for device in devices {
                 apply(&tx, engine::plan_rebuild(&kv, &device).await?).await?;
             }
-            meta.put(
-                &JsValue::from_f64(f64::from(SCHEMA_VERSION)),
-                Some(&"schema".into()),
-            )
-            .await
-            .map_err(backend)?;
         }
+        meta.put(
+            &JsValue::from_f64(f64::from(SCHEMA_VERSION)),
+            Some(&"schema".into()),
+        )
+        .await
+        .map_err(backend)?;
         finish(tx).await
     }
 
@@ -558,6 +813,57 @@ impl Database {
     pub async fn devices(&self) -> Result<Vec<String>, StoreError> {
         let tx = self.transaction(TransactionMode::ReadOnly).await?;
         IdbKv { tx: &tx }.device_ids().await
+    }
+
+    /// Appends journal records (one transaction), with retention at `now`.
+    pub async fn append_journal(
+        &self,
+        retention: &Retention,
+        records: &[NewRecord],
+        now: Millis,
+    ) -> Result<AppendReport, StoreError> {
+        let tx = self.transaction(TransactionMode::ReadWrite).await?;
+        let (ws, report) =
+            journal::plan_append(&IdbKv { tx: &tx }, retention, records, now).await?;
+        apply(&tx, ws).await?;
+        finish(tx).await?;
+        Ok(report)
+    }
+
+    /// See [`journal::query`].
+    pub async fn query_journal(
+        &self,
+        device: &str,
+        kind: Option<JournalKind>,
+        start: Millis,
+        end: Millis,
+        limit: Option<u32>,
+    ) -> Result<Vec<JournalRecord>, StoreError> {
+        let tx = self.transaction(TransactionMode::ReadOnly).await?;
+        journal::query(&IdbKv { tx: &tx }, device, kind, start, end, limit).await
+    }
+
+    /// Every device's journal records of one kind, device by device (in
+    /// one transaction).
+    pub async fn journal_of_kind(
+        &self,
+        kind: JournalKind,
+    ) -> Result<Vec<JournalRecord>, StoreError> {
+        let tx = self.transaction(TransactionMode::ReadOnly).await?;
+        let kv = IdbKv { tx: &tx };
+        let mut out = Vec::new();
+        for device in journal::devices(&kv).await? {
+            out.extend(
+                journal::query(&kv, &device, Some(kind), 0, crate::MAX_SAFE_INTEGER, None).await?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Every device with journal records.
+    pub async fn journal_devices(&self) -> Result<Vec<String>, StoreError> {
+        let tx = self.transaction(TransactionMode::ReadOnly).await?;
+        journal::devices(&IdbKv { tx: &tx }).await
     }
 
     /// Closes the connection; the next operation reopens it.

@@ -16,7 +16,9 @@
 //! - [`engine`]: writes, deletes, retention, queries and aggregates over any
 //!   transactional backend ([`engine::Kv`]), with [`engine::MemoryKv`] in
 //!   memory;
-//! - [`csv`]: RFC 4180 export.
+//! - [`csv`]: RFC 4180 export;
+//! - [`journal`]: the append-only journal of sync records, audit entries
+//!   and lifecycle events (keys, bodies, retention, queries, export).
 //!
 //! With the `idb` feature, `idb` runs the engine over IndexedDB with rexie.
 //!
@@ -47,6 +49,7 @@ pub mod engine;
 pub mod error;
 #[cfg(feature = "idb")]
 pub mod idb;
+pub mod journal;
 pub mod keys;
 pub mod point;
 pub mod rollup;

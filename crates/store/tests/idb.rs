@@ -1,13 +1,14 @@
 //! The IndexedDB layer in headless Chromium (wasm-bindgen-test): the same
-//! writes as the native model, through rexie; the upgrade from schema
-//! version 1; a `versionchange` from another connection; two connections
-//! writing the same database at once.
+//! writes as the native model, through rexie; the upgrades from schema
+//! versions 1 and 2; a `versionchange` from another connection; two
+//! connections writing the same database at once; the journal.
 #![cfg(all(target_arch = "wasm32", feature = "idb"))]
 #![allow(clippy::unwrap_used)]
 
 use twinkit_core::TelemetryValue;
 use twinkit_store::engine::{self, Config, MemoryKv};
-use twinkit_store::idb::{create_v1, Database};
+use twinkit_store::idb::{create_v1, create_v2, Database};
+use twinkit_store::journal::{self, JournalKind, NewRecord, Retention};
 use twinkit_store::keys::ChunkKey;
 use twinkit_store::point::{Name, Point};
 use twinkit_store::rollup::Resolution;
@@ -174,9 +175,10 @@ async fn a_versionchange_from_another_connection_closes_and_reopens() {
     db.write(&cfg, &points("d", 10, 1_000, 0)).await.unwrap();
     // Another tab's newer build upgrades the database: ours is closed...
     let other = rexie::Rexie::builder(name)
-        .version(3)
+        .version(twinkit_store::idb::SCHEMA_VERSION + 1)
         .add_object_store(rexie::ObjectStore::new("chunks"))
         .add_object_store(rexie::ObjectStore::new("rollups"))
+        .add_object_store(rexie::ObjectStore::new("journal"))
         .add_object_store(rexie::ObjectStore::new("meta"))
         .add_object_store(rexie::ObjectStore::new("extra"))
         .build()
@@ -238,4 +240,169 @@ async fn two_connections_writing_at_once_lose_nothing() {
     assert_eq!(total, 600);
     a.close();
     b.close();
+}
+
+fn record(device: &str, kind: JournalKind, timestamp: u64, n: u64) -> NewRecord {
+    NewRecord {
+        device: device.into(),
+        kind,
+        timestamp,
+        body: format!(r#"{{"n":{n}}}"#),
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_version_2_database_gains_an_empty_journal_and_keeps_its_telemetry() {
+    let name = "twinkit-test-v2";
+    let _ = rexie::Rexie::delete(name).await;
+    let cfg = Config {
+        chunk_points: 64,
+        ..Config::default()
+    };
+    let batch = points("pump", 500, 10_000, 0);
+    create_v2(name, &cfg, &batch).await.unwrap();
+    let mem = MemoryKv::default();
+    let (ws, _) = engine::plan_write(&mem, &cfg, &batch).await.unwrap();
+    mem.apply(ws);
+
+    let db = Database::open(name).await.unwrap();
+    // Telemetry and rollups as they were (no rebuild: counts not doubled).
+    let got = db.query("pump", 0, u64::MAX >> 12, None).await.unwrap();
+    assert_eq!(got.len(), 500);
+    assert_eq!(
+        got,
+        engine::query(&mem, "pump", 0, u64::MAX >> 12, None)
+            .await
+            .unwrap()
+    );
+    let total: u64 = db
+        .aggregate("pump", "x", 0, 10_000_000, Resolution::Day, false)
+        .await
+        .unwrap()
+        .iter()
+        .map(|a| a.bucket.count)
+        .sum();
+    assert_eq!(total, 500);
+    // The journal is there, empty, and takes records.
+    assert!(db.journal_devices().await.unwrap().is_empty());
+    db.append_journal(
+        &Retention::default(),
+        &[record("pump", JournalKind::Sync, 5, 1)],
+        10,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        db.query_journal("pump", None, 0, 100, None)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    db.close();
+    // Opened again: nothing migrates twice, nothing is lost.
+    let db = Database::open(name).await.unwrap();
+    assert_eq!(
+        db.query("pump", 0, u64::MAX >> 12, None)
+            .await
+            .unwrap()
+            .len(),
+        500
+    );
+    assert_eq!(
+        db.query_journal("pump", None, 0, 100, None)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    db.close();
+}
+
+#[wasm_bindgen_test]
+async fn the_journal_matches_the_memory_backend_and_survives_reopening() {
+    let name = "twinkit-test-journal";
+    let db = fresh(name).await;
+    let mem = MemoryKv::default();
+    let retention = Retention {
+        max_records: 50,
+        max_age: Some(100_000),
+    };
+    let mut n = 0;
+    for round in 0..6u64 {
+        let batch: Vec<NewRecord> = (0..40u64)
+            .map(|i| {
+                n += 1;
+                let kind = JournalKind::ALL[(i % 3) as usize];
+                let device = ["a", "b"][(i % 2) as usize];
+                // Some out of order, some already too old at the last rounds.
+                record(device, kind, round * 30_000 + (i * 7_919) % 40_000, n)
+            })
+            .collect();
+        let now = round * 30_000 + 40_000;
+        let got = db.append_journal(&retention, &batch, now).await.unwrap();
+        let (ws, want) = journal::plan_append(&mem, &retention, &batch, now)
+            .await
+            .unwrap();
+        mem.apply(ws);
+        assert_eq!(got, want);
+    }
+    for device in ["a", "b"] {
+        for kind in [None, Some(JournalKind::Sync), Some(JournalKind::Lifecycle)] {
+            for limit in [None, Some(7)] {
+                let got = db
+                    .query_journal(device, kind, 0, 1_000_000, limit)
+                    .await
+                    .unwrap();
+                let want = journal::query(&mem, device, kind, 0, 1_000_000, limit)
+                    .await
+                    .unwrap();
+                assert!(!got.is_empty());
+                assert_eq!(got, want);
+            }
+        }
+        let ranged = db
+            .query_journal(device, Some(JournalKind::Audit), 150_000, 170_000, None)
+            .await
+            .unwrap();
+        assert!(ranged
+            .iter()
+            .all(|r| (150_000..=170_000).contains(&r.key.timestamp)));
+    }
+    assert_eq!(db.journal_devices().await.unwrap(), ["a", "b"]);
+    let lifecycle = db.journal_of_kind(JournalKind::Lifecycle).await.unwrap();
+    assert!(lifecycle
+        .iter()
+        .all(|r| r.key.kind == JournalKind::Lifecycle));
+    // Age retention spared lifecycle records; count retention bounded them.
+    assert!(lifecycle.iter().any(|r| r.key.timestamp < 50_000));
+    assert!(lifecycle.iter().filter(|r| r.key.device == "a").count() <= 50);
+    // A bad record refuses the batch and writes nothing.
+    let bad = db
+        .append_journal(
+            &retention,
+            &[
+                record("a", JournalKind::Sync, 1, 0),
+                record("__proto__", JournalKind::Sync, 1, 0),
+            ],
+            0,
+        )
+        .await;
+    assert!(matches!(
+        bad,
+        Err(twinkit_store::StoreError::InvalidInput(_))
+    ));
+    let before = db
+        .query_journal("a", None, 0, 1_000_000, None)
+        .await
+        .unwrap();
+    db.close();
+    let db = Database::open(name).await.unwrap();
+    assert_eq!(
+        db.query_journal("a", None, 0, 1_000_000, None)
+            .await
+            .unwrap(),
+        before
+    );
+    db.close();
 }

@@ -31,6 +31,13 @@ impl Default for FleetManager {
     }
 }
 
+impl FleetManager {
+    /// The runtime fleet (for `TimeSeriesStore`'s journal).
+    pub(crate) fn inner(&self) -> &Fleet {
+        &self.fleet
+    }
+}
+
 #[wasm_bindgen]
 impl FleetManager {
     /// An empty fleet.

@@ -1,5 +1,11 @@
 //! `TimeSeriesStore` for JavaScript: telemetry persisted in IndexedDB by
-//! `twinkit-store` (columnar chunks, rollups, retention).
+//! `twinkit-store` (columnar chunks, rollups, retention), and the journal:
+//! twins' sync history and audit trail and fleets' lifecycle events,
+//! appended as they happen (`persistJournal`, `persistFleetJournal`, the
+//! twin `store` option), queried and exported (`queryJournal`,
+//! `exportJournal`) and replayed after a reload (`restore`,
+//! `restoreJournal`, `restoreLifecycle`). Nothing in this API writes,
+//! edits or deletes a single journal record: only retention drops old ones.
 //!
 //! Writes go through a write-behind buffer: `store()` and `storeBatch()`
 //! check their input at once, queue the points and return a promise that
@@ -23,10 +29,14 @@ use js_sys::{
     Array, Float64Array, Function, Int32Array, Promise, Reflect, Uint32Array, Uint8Array,
 };
 use serde_json::Value;
+use twinkit_core::audit::{AuditEntry, AuditOutcome};
+use twinkit_core::lifecycle::LifecycleEvent;
+use twinkit_core::sync::SyncRecord;
 use twinkit_core::{EventType, Millis, TelemetryValue};
 use twinkit_store::chunk::Chunk;
 use twinkit_store::engine::Config;
 use twinkit_store::idb::Database;
+use twinkit_store::journal::{JournalKind, JournalRecord, NewRecord, Retention};
 use twinkit_store::point::{self, valid_name, Interned, Name, Point, RawRecord, RawValue, Skipped};
 use twinkit_store::rollup::{Aggregate, Resolution};
 use twinkit_store::{StoreError, MAX_SAFE_INTEGER};
@@ -35,9 +45,10 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
 use crate::convert::{from_js, js_error, now};
+use crate::fleet::FleetManager;
 use crate::twin::{make_unsubscribe, DigitalTwin};
 use twinkit_core::events::EventData;
-use twinkit_web::Twin;
+use twinkit_web::{Fleet, Twin, WeakFleet, WeakTwin};
 
 const DEFAULT_NAME: &str = "twinkit";
 const DEFAULT_FLUSH_DELAY_MS: f64 = 20.0;
@@ -194,6 +205,7 @@ struct Waiter {
 struct Settings {
     name: String,
     cfg: Config,
+    journal: Retention,
     flush_delay: f64,
     flush_points: usize,
 }
@@ -202,6 +214,7 @@ fn settings(options: Option<js_sys::Object>) -> Result<Settings, JsValue> {
     let mut s = Settings {
         name: DEFAULT_NAME.into(),
         cfg: Config::default(),
+        journal: Retention::default(),
         flush_delay: DEFAULT_FLUSH_DELAY_MS,
         flush_points: DEFAULT_FLUSH_POINTS,
     };
@@ -256,10 +269,41 @@ fn settings(options: Option<js_sys::Object>) -> Result<Settings, JsValue> {
                     }
                 }
             }
+            "journal" => {
+                let Value::Object(r) = value else {
+                    return Err(bad(key, "expected an object"));
+                };
+                for (k, v) in r {
+                    match k.as_str() {
+                        "maxRecords" => {
+                            s.journal.max_records = match v.as_f64() {
+                                Some(n) if (1.0..=1e9).contains(&n) && n.fract() == 0.0 => n as u64,
+                                _ => {
+                                    return Err(bad(
+                                        "journal.maxRecords",
+                                        "must be a whole number in [1, 1e9]",
+                                    ))
+                                }
+                            }
+                        }
+                        "maxAge" => {
+                            s.journal.max_age = Some(
+                                positive(v, "journal.maxAge", MAX_SAFE_INTEGER as f64)? as Millis,
+                            )
+                        }
+                        _ => {
+                            return Err(bad(
+                                &format!("journal.{}", twinkit_core::limits::printable(k)),
+                                "unknown option (expected maxRecords, maxAge)",
+                            ))
+                        }
+                    }
+                }
+            }
             _ => {
                 return Err(bad(
                     &twinkit_core::limits::printable(key),
-                    "unknown option (expected databaseName, retention, flushDelay, flushPoints, chunkPoints)",
+                    "unknown option (expected databaseName, retention, journal, flushDelay, flushPoints, chunkPoints)",
                 ))
             }
         }
@@ -277,6 +321,11 @@ pub(crate) struct StoreCell {
     db: RefCell<Option<Rc<Database>>>,
     opening: RefCell<Option<Promise>>,
     buffer: RefCell<Vec<(Name, Point)>>,
+    /// Journal records waiting for the next flush (checked already).
+    journal: RefCell<Vec<NewRecord>>,
+    /// Twins and fleets whose journal this store persists.
+    watched_twins: RefCell<Vec<WeakTwin>>,
+    watched_fleets: RefCell<Vec<WeakFleet>>,
     waiters: RefCell<Vec<Waiter>>,
     /// The last flush: each flush starts when the one before has ended.
     /// Resolves to `null`, or to the error the flush met.
@@ -448,11 +497,16 @@ impl StoreCell {
     async fn flush_now(self: &Rc<Self>) -> Result<(), JsValue> {
         self.cancel_timer();
         let batch = std::mem::take(&mut *self.buffer.borrow_mut());
+        let journal = std::mem::take(&mut *self.journal.borrow_mut());
         let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
-        if batch.is_empty() && waiters.is_empty() {
+        if batch.is_empty() && journal.is_empty() && waiters.is_empty() {
             return Ok(());
         }
-        let result = self.write(&batch).await;
+        let mut result = self.write(&batch).await;
+        if !journal.is_empty() {
+            let appended = self.append_journal(&journal).await;
+            result = result.and(appended);
+        }
         for w in waiters {
             let _ = match &result {
                 Ok(()) => {
@@ -509,10 +563,25 @@ impl StoreCell {
         }
     }
 
+    /// Appends journal records (one transaction per chunk of the batch).
+    async fn append_journal(self: &Rc<Self>, records: &[NewRecord]) -> Result<(), JsValue> {
+        let db = self.database().await?;
+        for part in records.chunks(twinkit_store::journal::MAX_APPEND_RECORDS) {
+            db.append_journal(&self.settings.journal, part, now())
+                .await
+                .map_err(|e| store_error(&e))?;
+        }
+        Ok(())
+    }
+
+    fn pending(&self) -> bool {
+        !self.buffer.borrow().is_empty() || !self.journal.borrow().is_empty()
+    }
+
     /// Waits until everything stored so far is committed.
     async fn barrier(self: &Rc<Self>) -> Result<(), JsValue> {
         // Nothing buffered and no flush under way: nothing to wait for.
-        if self.in_flight.get() == 0 && self.buffer.borrow().is_empty() {
+        if self.in_flight.get() == 0 && !self.pending() {
             return Ok(());
         }
         let outcome = JsFuture::from(self.schedule_flush()).await?;
@@ -571,7 +640,7 @@ impl StoreCell {
                         .and_then(|v| v.as_string())
                         .is_some_and(|v| v == "hidden");
                 if let Some(cell) = weak.upgrade() {
-                    if hidden && !cell.buffer.borrow().is_empty() {
+                    if hidden && cell.pending() {
                         let _ = cell.schedule_flush();
                     }
                 }
@@ -614,6 +683,300 @@ impl StoreCell {
         let points = point::check(raw, &mut skipped).into_iter().collect();
         self.queue(points, skipped);
     }
+
+    /// Queues one journal record for the next flush. A record the journal
+    /// would refuse (a body over its size limit) is not queued: an `error`
+    /// event says which and why, and the others go on.
+    fn queue_journal(self: &Rc<Self>, record: NewRecord) {
+        if self.closed.get() {
+            return;
+        }
+        if let Err(e) = record.check() {
+            self.emit_error(&store_error(&e));
+            return;
+        }
+        let full = {
+            let mut journal = self.journal.borrow_mut();
+            journal.push(record);
+            journal.len() >= twinkit_store::journal::MAX_APPEND_RECORDS
+        };
+        if full {
+            let _ = self.schedule_flush();
+        } else {
+            self.arm_timer();
+        }
+    }
+
+    /// Persists a twin's new sync records and audit changes after each of
+    /// its changes, from now on (what it recorded before is not).
+    fn watch_twin(self: &Rc<Self>, twin: &Twin) {
+        let known = self
+            .watched_twins
+            .borrow()
+            .iter()
+            .any(|w| w.upgrade().is_some_and(|t| t == *twin));
+        if known {
+            return;
+        }
+        self.watched_twins
+            .borrow_mut()
+            .retain(|w| w.upgrade().is_some());
+        self.watched_twins.borrow_mut().push(twin.downgrade());
+        let watch = RefCell::new(JournalWatch::default());
+        watch.borrow_mut().look(&twin.core());
+        let weak_store = Rc::downgrade(self);
+        let weak_twin = twin.downgrade();
+        twin.on_update(move || {
+            let (Some(cell), Some(twin)) = (weak_store.upgrade(), weak_twin.upgrade()) else {
+                return;
+            };
+            let (device, changes) = {
+                let core = twin.core();
+                (core.id().to_string(), watch.borrow_mut().look(&core))
+            };
+            // Restoring (muted) moves the watch past what it put back.
+            if cell.muted.get() {
+                return;
+            }
+            for (kind, timestamp, body) in changes {
+                cell.queue_journal(NewRecord {
+                    device: device.clone(),
+                    kind,
+                    timestamp,
+                    body,
+                });
+            }
+        });
+    }
+
+    /// Persists a fleet's lifecycle events from now on, and the journal of
+    /// each of its twins (those added later too).
+    fn watch_fleet(self: &Rc<Self>, fleet: &Fleet) {
+        let known = self
+            .watched_fleets
+            .borrow()
+            .iter()
+            .any(|w| w.upgrade().is_some_and(|f| f == *fleet));
+        if known {
+            return;
+        }
+        self.watched_fleets
+            .borrow_mut()
+            .retain(|w| w.upgrade().is_some());
+        self.watched_fleets.borrow_mut().push(fleet.downgrade());
+        for twin in fleet.twins() {
+            self.watch_twin(&twin);
+        }
+        let weak_store = Rc::downgrade(self);
+        let weak_fleet = fleet.downgrade();
+        fleet.on_lifecycle(move |event: &LifecycleEvent| {
+            let Some(cell) = weak_store.upgrade() else {
+                return;
+            };
+            if let Ok(body) = serde_json::to_string(event) {
+                cell.queue_journal(NewRecord {
+                    device: event.device_id.clone(),
+                    kind: JournalKind::Lifecycle,
+                    timestamp: event.timestamp.unwrap_or_else(now),
+                    body,
+                });
+            }
+            if let Some(twin) = weak_fleet.upgrade().and_then(|f| f.get(&event.device_id)) {
+                cell.watch_twin(&twin);
+            }
+        });
+    }
+}
+
+/// What of a twin's sync history and audit trail a store has seen.
+#[derive(Default)]
+struct JournalWatch {
+    /// `sync_records_total` when last looked.
+    sync_seen: u64,
+    /// The last audit id seen.
+    audit_seen: u64,
+    /// Audit entries seen whose outcome may still move: their outcome and
+    /// its time when last looked.
+    open: BTreeMap<u64, (AuditOutcome, Millis)>,
+}
+
+impl JournalWatch {
+    /// What changed since the last look, as journal records (kind, time,
+    /// body): new sync records, new audit entries, and audit entries whose
+    /// outcome moved on (appended again, as they now are).
+    fn look(&mut self, core: &twinkit_core::DigitalTwin) -> Vec<(JournalKind, Millis, String)> {
+        let mut out = Vec::new();
+        let mut emit = |kind, timestamp, body: serde_json::Result<String>| {
+            if let Ok(body) = body {
+                out.push((kind, timestamp, body));
+            }
+        };
+        let total = core.sync_records_total();
+        if total > self.sync_seen {
+            let new = usize::try_from(total - self.sync_seen).unwrap_or(usize::MAX);
+            for r in core.sync_history(None, Some(new)) {
+                emit(JournalKind::Sync, r.timestamp, serde_json::to_string(&r));
+            }
+            self.sync_seen = total;
+        }
+        let audit = core.audit();
+        let open = std::mem::take(&mut self.open);
+        for (id, (outcome, at)) in open {
+            if let Some(e) = audit.get(id) {
+                if (e.outcome(), e.outcome_at()) != (outcome, at) {
+                    emit(JournalKind::Audit, e.outcome_at(), serde_json::to_string(e));
+                }
+                if !e.outcome().is_final() {
+                    self.open.insert(id, (e.outcome(), e.outcome_at()));
+                }
+            }
+        }
+        let new: Vec<&AuditEntry> = audit
+            .entries()
+            .rev()
+            .take_while(|e| e.id() > self.audit_seen)
+            .collect();
+        for e in new.into_iter().rev() {
+            emit(JournalKind::Audit, e.outcome_at(), serde_json::to_string(e));
+            if !e.outcome().is_final() {
+                self.open.insert(e.id(), (e.outcome(), e.outcome_at()));
+            }
+            self.audit_seen = e.id();
+        }
+        out
+    }
+}
+
+/// The JSON of a journal query: `{deviceId, kind, timestamp, seq, body}`.
+fn records_to_js(records: &[JournalRecord]) -> Result<JsValue, JsValue> {
+    js_sys::JSON::parse(&twinkit_store::journal::to_json(records))
+}
+
+/// `{kind?, start?, end?, limit?}` of `queryJournal` and `exportJournal`.
+struct JournalQuery {
+    kind: Option<JournalKind>,
+    start: Millis,
+    end: Millis,
+    limit: Option<u32>,
+}
+
+fn journal_query(options: &JsValue, extra: &[&str]) -> Result<JournalQuery, JsValue> {
+    let mut q = JournalQuery {
+        kind: None,
+        start: 0,
+        end: MAX_SAFE_INTEGER,
+        limit: None,
+    };
+    if options.is_undefined() || options.is_null() {
+        return Ok(q);
+    }
+    let Value::Object(map) = from_js(options, "options")? else {
+        return Err(invalid("journal query options must be an object"));
+    };
+    for (key, value) in &map {
+        match key.as_str() {
+            "kind" => {
+                q.kind = match value {
+                    Value::Null => None,
+                    Value::String(k) => Some(JournalKind::parse(k).ok_or_else(|| {
+                        invalid(&format!(
+                            "kind `{}`: expected \"sync\", \"audit\" or \"lifecycle\"",
+                            twinkit_core::limits::printable(k)
+                        ))
+                    })?),
+                    _ => return Err(invalid("kind must be \"sync\", \"audit\" or \"lifecycle\"")),
+                }
+            }
+            "start" | "end" => {
+                let t = bound(value.as_f64().unwrap_or(f64::NAN), key)?;
+                if key == "start" {
+                    q.start = t;
+                } else {
+                    q.end = t;
+                }
+            }
+            "limit" => {
+                q.limit = match value.as_f64() {
+                    Some(n) if (1.0..=1e6).contains(&n) && n.fract() == 0.0 => Some(n as u32),
+                    _ => return Err(invalid("limit must be a whole number in [1, 1000000]")),
+                }
+            }
+            k if extra.contains(&k) => {}
+            _ => {
+                return Err(invalid(&format!(
+                    "unknown journal query option `{}` (expected kind, start, end, limit{})",
+                    twinkit_core::limits::printable(key),
+                    extra.iter().map(|e| format!(", {e}")).collect::<String>()
+                )))
+            }
+        }
+    }
+    Ok(q)
+}
+
+/// Bodies of a device's journal records of one kind, parsed as `T`; a
+/// record that does not parse is corrupt.
+fn bodies<T: serde::de::DeserializeOwned>(records: &[JournalRecord]) -> Result<Vec<T>, JsValue> {
+    records
+        .iter()
+        .map(|r| {
+            serde_json::from_value(r.body.clone()).map_err(|e| {
+                js_error(
+                    "CORRUPT_DATA",
+                    &format!(
+                        "journal record {} of `{}` ({}): {e}",
+                        r.key.seq,
+                        twinkit_core::limits::printable(&r.key.device),
+                        r.key.kind.as_str()
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+/// A twin's persisted audit trail (each entry as last recorded, by id) and
+/// sync history.
+async fn journal_of(
+    db: &Database,
+    device: &str,
+) -> Result<(Vec<AuditEntry>, Vec<SyncRecord>), JsValue> {
+    let audit = db
+        .query_journal(device, Some(JournalKind::Audit), 0, MAX_SAFE_INTEGER, None)
+        .await
+        .map_err(|e| store_error(&e))?;
+    let sync = db
+        .query_journal(device, Some(JournalKind::Sync), 0, MAX_SAFE_INTEGER, None)
+        .await
+        .map_err(|e| store_error(&e))?;
+    // In append order (`seq`), whatever the clock did: the last record of
+    // an audit id is the entry as last recorded.
+    let (mut audit, mut sync) = (audit, sync);
+    audit.sort_by_key(|r| r.key.seq);
+    sync.sort_by_key(|r| r.key.seq);
+    let mut latest: BTreeMap<u64, AuditEntry> = BTreeMap::new();
+    for e in bodies::<AuditEntry>(&audit)? {
+        latest.insert(e.id(), e);
+    }
+    Ok((latest.into_values().collect(), bodies::<SyncRecord>(&sync)?))
+}
+
+/// Restores a twin's audit and sync history from the store (muted, so
+/// nothing is persisted again): the audit entries and sync records kept,
+/// or why the twin refused them.
+async fn restore_journal_into(
+    cell: &Rc<StoreCell>,
+    db: &Database,
+    twin: &Twin,
+) -> Result<Result<(usize, usize), twinkit_core::TwinError>, JsValue> {
+    let (audit, sync) = journal_of(db, &twin.id()).await?;
+    if audit.is_empty() && sync.is_empty() {
+        return Ok(Ok((0, 0)));
+    }
+    cell.muted.set(true);
+    let result = twin.update(|t, _| t.restore_journal(audit, sync));
+    cell.muted.set(false);
+    result.map_err(|e| crate::convert::web_error(&e))
 }
 
 fn call_method(
@@ -756,6 +1119,9 @@ impl TimeSeriesStore {
             db: RefCell::new(None),
             opening: RefCell::new(None),
             buffer: RefCell::default(),
+            journal: RefCell::default(),
+            watched_twins: RefCell::default(),
+            watched_fleets: RefCell::default(),
             waiters: RefCell::default(),
             tail: RefCell::new(Promise::resolve(&JsValue::NULL)),
             in_flight: Cell::new(0),
@@ -1059,7 +1425,10 @@ impl TimeSeriesStore {
     /// Rebuilds a twin's telemetry history (and so what
     /// `PredictiveMaintenance` sees) from the store: its newest records
     /// within `start..=end` (default: everything), up to the twin's history
-    /// capacity, fed through `ingest`. Resolves with the records fed.
+    /// capacity, fed through `ingest`; then, when the twin has recorded no
+    /// audit entry or sync record of its own yet, its persisted audit trail
+    /// and sync history (see `restoreJournal`). Resolves with the telemetry
+    /// records fed.
     #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
     pub fn restore(&self, twin: &DigitalTwin, start: Option<f64>, end: Option<f64>) -> Promise {
         let cell = Rc::clone(&self.0);
@@ -1096,7 +1465,172 @@ impl TimeSeriesStore {
             }
             cell.muted.set(false);
             result?;
+            // The audit and sync history too, unless the twin has recorded
+            // some of its own (then `restoreJournal` says so).
+            match restore_journal_into(&cell, &db, &twin).await? {
+                Ok(_) | Err(twinkit_core::TwinError::NotRestorable { .. }) => {}
+                Err(e) => return Err(crate::convert::twin_error(&e)),
+            }
             Ok(fed.into())
+        })
+    }
+
+    /// Persists a twin's journal from now on: each new sync record and
+    /// audit entry, and each audit entry again when its outcome moves on,
+    /// appended as it happens (written with the next flush). A twin created
+    /// with `{ store }` does this already.
+    #[wasm_bindgen(js_name = persistJournal)]
+    pub fn persist_journal(&self, twin: &DigitalTwin) -> Result<(), JsValue> {
+        self.0.live()?;
+        self.0.watch_twin(&twin.0);
+        Ok(())
+    }
+
+    /// Persists a fleet's lifecycle events from now on (`added`,
+    /// `transition`, `restored`, `removed`), and the journal of each of its
+    /// twins, present and future.
+    #[wasm_bindgen(js_name = persistFleetJournal)]
+    pub fn persist_fleet_journal(&self, fleet: &FleetManager) -> Result<(), JsValue> {
+        self.0.live()?;
+        self.0.watch_fleet(fleet.inner());
+        Ok(())
+    }
+
+    /// A device's journal records (`{deviceId, kind, timestamp, seq,
+    /// body}`), oldest first: of one `kind` (`"sync"`, `"audit"`,
+    /// `"lifecycle"`; default all) with `start <= timestamp <= end`; with
+    /// `limit`, the newest `limit`. An audit entry appears once per step of
+    /// its outcome.
+    #[wasm_bindgen(js_name = queryJournal, unchecked_return_type = "Promise<JournalRecord[]>")]
+    pub fn query_journal(
+        &self,
+        #[wasm_bindgen(js_name = deviceId, unchecked_param_type = "string")] device: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "JournalQuery?")] options: JsValue,
+    ) -> Promise {
+        let cell = Rc::clone(&self.0);
+        promise(async move {
+            let device = device_id(&device)?;
+            let q = journal_query(&options, &[])?;
+            cell.barrier().await?;
+            let db = cell.database().await?;
+            let records = db
+                .query_journal(&device, q.kind, q.start, q.end, q.limit)
+                .await
+                .map_err(|e| store_error(&e))?;
+            records_to_js(&records)
+        })
+    }
+
+    /// The same records as `queryJournal`, as CSV (RFC 4180, header
+    /// `deviceId,kind,timestamp,seq,body`, the body as JSON text) or as
+    /// JSON text: `options.format`, `"csv"` (default) or `"json"`.
+    #[wasm_bindgen(js_name = exportJournal, unchecked_return_type = "Promise<string>")]
+    pub fn export_journal(
+        &self,
+        #[wasm_bindgen(js_name = deviceId, unchecked_param_type = "string")] device: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "JournalExportOptions?")] options: JsValue,
+    ) -> Promise {
+        let cell = Rc::clone(&self.0);
+        promise(async move {
+            let device = device_id(&device)?;
+            let q = journal_query(&options, &["format"])?;
+            let csv = if options.is_object() {
+                match Reflect::get(&options, &"format".into())?
+                    .as_string()
+                    .as_deref()
+                {
+                    None | Some("csv") => true,
+                    Some("json") => false,
+                    Some(_) => return Err(invalid("format must be \"csv\" or \"json\"")),
+                }
+            } else {
+                true
+            };
+            cell.barrier().await?;
+            let db = cell.database().await?;
+            let records = db
+                .query_journal(&device, q.kind, q.start, q.end, q.limit)
+                .await
+                .map_err(|e| store_error(&e))?;
+            Ok(if csv {
+                twinkit_store::journal::to_csv(&records)
+            } else {
+                twinkit_store::journal::to_json(&records)
+            }
+            .into())
+        })
+    }
+
+    /// Puts a twin's persisted audit trail and sync history back (after a
+    /// reload). Rejects with `NOT_RESTORABLE` when the twin has recorded
+    /// some of its own already (restoring never alters an entry). Resolves
+    /// with `{audit, sync}`: how many were kept (within the twin's
+    /// capacities).
+    #[wasm_bindgen(js_name = restoreJournal, unchecked_return_type = "Promise<{ audit: number; sync: number }>")]
+    pub fn restore_journal(&self, twin: &DigitalTwin) -> Promise {
+        let cell = Rc::clone(&self.0);
+        let twin: Twin = twin.0.clone();
+        promise(async move {
+            cell.barrier().await?;
+            let db = cell.database().await?;
+            let (audit, sync) = restore_journal_into(&cell, &db, &twin)
+                .await?
+                .map_err(|e| crate::convert::twin_error(&e))?;
+            crate::convert::to_js(&serde_json::json!({ "audit": audit, "sync": sync }))
+        })
+    }
+
+    /// Rebuilds a fleet's lifecycle states from the persisted lifecycle
+    /// log: each device's last logged event decides its state, and each
+    /// twin of the fleet in another state is put back into it (logged as
+    /// `restored`). Resolves with `{states, restored, missing}`: the state
+    /// of every device the log has in a fleet, the devices whose twin was
+    /// put back, and those the log has but this fleet does not.
+    #[wasm_bindgen(js_name = restoreLifecycle, unchecked_return_type = "Promise<LifecycleRestore>")]
+    pub fn restore_lifecycle(&self, fleet: &FleetManager) -> Promise {
+        let cell = Rc::clone(&self.0);
+        let fleet: Fleet = fleet.inner().clone();
+        promise(async move {
+            cell.barrier().await?;
+            let db = cell.database().await?;
+            let mut records = db
+                .journal_of_kind(JournalKind::Lifecycle)
+                .await
+                .map_err(|e| store_error(&e))?;
+            // Each device's events in append order (`seq`), whatever the
+            // clock did between sessions.
+            records.sort_by(|a, b| (&a.key.device, a.key.seq).cmp(&(&b.key.device, b.key.seq)));
+            let events: Vec<LifecycleEvent> = bodies(&records)?;
+            let replayed = twinkit_core::lifecycle::replay(&events);
+            let mut states = serde_json::Map::new();
+            let (mut restored, mut missing) = (Vec::new(), Vec::new());
+            let mut first_error = None;
+            for (device, state) in &replayed {
+                let Some(state) = state else { continue };
+                states.insert(
+                    device.clone(),
+                    serde_json::to_value(state).unwrap_or(Value::Null),
+                );
+                if fleet.get(device).is_none() {
+                    missing.push(device.clone());
+                    continue;
+                }
+                match fleet.restore_lifecycle(device, *state) {
+                    Ok(Some(_)) => restored.push(device.clone()),
+                    Ok(None) => {}
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            if let Some(e) = first_error {
+                return Err(crate::convert::web_error(&e));
+            }
+            crate::convert::to_js(&serde_json::json!({
+                "states": states,
+                "restored": restored,
+                "missing": missing,
+            }))
         })
     }
 
@@ -1144,10 +1678,11 @@ pub(crate) fn take_store_option(
     Ok((Some(rest), Some(cell)))
 }
 
-/// Persists a twin's telemetry events into a store (the twin `store`
-/// option). The listener holds the store weakly and lives as long as the
+/// Persists a twin's telemetry events and journal into a store (the twin
+/// `store` option). The listener holds the store weakly and lives as long as the
 /// twin.
 pub(crate) fn persist(store: &Rc<StoreCell>, twin: &Twin) {
+    store.watch_twin(twin);
     let weak = Rc::downgrade(store);
     twin.subscribe(Some(EventType::Telemetry), move |event| {
         if let (Some(cell), EventData::Telemetry(data)) = (weak.upgrade(), &event.data) {

@@ -235,6 +235,51 @@ export interface TimeSeriesStoreOptions {
   flushPoints?: number;
   /** Points per stored chunk (default 1,000). */
   chunkPoints?: number;
+  /** What the journal (sync records, audit entries, lifecycle events) keeps; checked on each append. */
+  journal?: {
+    /** At most this many records per device and kind; the oldest go first (default 10,000; at least 1). */
+    maxRecords?: number;
+    /** Milliseconds: sync and audit records older than this are dropped (default: none). Lifecycle records are kept. */
+    maxAge?: number;
+  };
+}
+
+/** What a journal record is. */
+export type JournalKind = "sync" | "audit" | "lifecycle";
+
+/** One record of the journal (`TimeSeriesStore.queryJournal`). */
+export type JournalRecord = { deviceId: string; timestamp: number; seq: number } & (
+  | { kind: "sync"; body: SyncRecord }
+  /** An audit entry as it was at one step of its outcome. */
+  | { kind: "audit"; body: AuditEntry }
+  | { kind: "lifecycle"; body: LifecycleEvent }
+);
+
+/** Options of `TimeSeriesStore.queryJournal`; every field is optional. */
+export interface JournalQuery {
+  /** One kind (default: all). */
+  kind?: JournalKind;
+  /** Records with `start <= timestamp <= end` (default: all). */
+  start?: number;
+  end?: number;
+  /** The newest this many (1 to 1,000,000). */
+  limit?: number;
+}
+
+/** Options of `TimeSeriesStore.exportJournal`. */
+export interface JournalExportOptions extends JournalQuery {
+  /** "csv" (default: header `deviceId,kind,timestamp,seq,body`) or "json". */
+  format?: "csv" | "json";
+}
+
+/** What `TimeSeriesStore.restoreLifecycle` resolves with. */
+export interface LifecycleRestore {
+  /** The replayed state of every device the log has in a fleet. */
+  states: Record<string, LifecycleState>;
+  /** Devices whose twin was put back into its state (logged as `restored`). */
+  restored: string[];
+  /** Devices the log has that this fleet does not. */
+  missing: string[];
 }
 
 /** What store() and storeBatch() resolve with once committed. */
@@ -512,4 +557,6 @@ export type LifecycleEvent = { seq: number; deviceId: string; timestamp?: number
   | { type: "added"; state: LifecycleState }
   | { type: "transition"; from: LifecycleState; to: LifecycleState; actor: Actor; reason?: string }
   | { type: "removed" }
+  /** Put back into `state` from a persisted log (`TimeSeriesStore.restoreLifecycle`). */
+  | { type: "restored"; state: LifecycleState }
 );

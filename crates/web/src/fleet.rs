@@ -12,6 +12,7 @@ use crate::error::WebError;
 use crate::twin::{HandlerFailed, Subscription, Twin};
 
 type Listener = Rc<dyn Fn(&DeviceEvent) -> Result<(), HandlerFailed>>;
+type LifecycleObserver = Rc<dyn Fn(&LifecycleEvent)>;
 
 struct Member {
     twin: Twin,
@@ -26,9 +27,22 @@ struct FleetInner {
     members: RefCell<IndexMap<String, Member>>,
     listeners: RefCell<Vec<(u32, Listener)>>,
     next_id: Cell<u32>,
+    /// Called with each new lifecycle event (see [`Fleet::on_lifecycle`]).
+    lifecycle_observers: RefCell<Vec<LifecycleObserver>>,
 }
 
 impl FleetInner {
+    /// Tells the lifecycle observers about the event just logged.
+    fn logged(&self) {
+        let Some(event) = self.lifecycle.borrow().events().last().cloned() else {
+            return;
+        };
+        let observers: Vec<LifecycleObserver> = self.lifecycle_observers.borrow().clone();
+        for observer in observers {
+            observer(&event);
+        }
+    }
+
     fn deliver(&self, event: &DeviceEvent) -> Result<(), HandlerFailed> {
         let listeners: Vec<Listener> = self
             .listeners
@@ -95,6 +109,8 @@ impl Fleet {
                 _events: events,
             },
         );
+        // Observers see the twin in the fleet.
+        self.0.logged();
         Ok(())
     }
 
@@ -138,6 +154,7 @@ impl Fleet {
                     .lifecycle
                     .borrow_mut()
                     .record_removed(device_id, crate::now());
+                self.0.logged();
                 true
             }
             None => false,
@@ -206,12 +223,52 @@ impl Fleet {
         })?;
         let now = crate::now();
         let from = twin.update_at(now, |core, now| core.transition(to, now))??;
-        Ok(self
+        let event = self
             .0
             .lifecycle
             .borrow_mut()
             .record_transition(device_id, from, to, actor, reason, now)
-            .clone())
+            .clone();
+        self.0.logged();
+        Ok(event)
+    }
+
+    /// Puts a device back into a state replayed from a persisted lifecycle
+    /// log (`twinkit_core::lifecycle::replay`), logged as `restored`;
+    /// `None` (nothing logged) when it is in that state already. A
+    /// decommissioned device stays so (`INVALID_TRANSITION`).
+    pub fn restore_lifecycle(
+        &self,
+        device_id: &str,
+        state: LifecycleState,
+    ) -> Result<Option<LifecycleEvent>, WebError> {
+        let twin = self.get(device_id).ok_or_else(|| {
+            WebError::Twin(twinkit_core::TwinError::UnknownDevice {
+                device_id: twinkit_core::limits::printable(device_id),
+            })
+        })?;
+        if twin.core().lifecycle() == state {
+            return Ok(None);
+        }
+        let now = crate::now();
+        twin.update_at(now, |core, now| core.restore_lifecycle(state, now))??;
+        let event = self
+            .0
+            .lifecycle
+            .borrow_mut()
+            .record_restored(device_id, state, now)
+            .clone();
+        self.0.logged();
+        Ok(Some(event))
+    }
+
+    /// Calls `observer` with every lifecycle event logged from now on (a
+    /// host persisting the log); kept as long as the fleet.
+    pub fn on_lifecycle(&self, observer: impl Fn(&LifecycleEvent) + 'static) {
+        self.0
+            .lifecycle_observers
+            .borrow_mut()
+            .push(Rc::new(observer));
     }
 
     /// The lifecycle log as JSON (append-only, oldest first).

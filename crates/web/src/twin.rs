@@ -50,6 +50,8 @@ pub(crate) struct TwinInner {
     connection: RefCell<Option<Connection>>,
     /// Callers of [`Twin::when_connected`] waiting for the connection.
     waiters: RefCell<Vec<Waiter>>,
+    /// Called after every change (see [`Twin::on_update`]).
+    observers: RefCell<Vec<Rc<dyn Fn()>>>,
 }
 
 type Waiter = Box<dyn FnOnce(Result<(), WebError>)>;
@@ -115,6 +117,7 @@ impl Twin {
             binding: OnceCell::new(),
             connection: RefCell::default(),
             waiters: RefCell::default(),
+            observers: RefCell::default(),
         })))
     }
 
@@ -161,7 +164,22 @@ impl Twin {
         if !self.0.waiters.borrow().is_empty() && self.core().is_connected() {
             self.settle_waiters(&Ok(()));
         }
+        let observers: Vec<Rc<dyn Fn()>> = self.0.observers.borrow().clone();
+        for observer in observers {
+            observer();
+        }
         Ok(result)
+    }
+
+    /// Calls `observer` after every change of the core twin, events
+    /// delivered, whether or not the change raised one (a desired value
+    /// handed to the transport raises none): for a host that mirrors what
+    /// the core records (audit, sync history) into storage. Kept until the
+    /// twin is disposed; it may read the twin, not change it.
+    pub fn on_update(&self, observer: impl Fn() + 'static) {
+        if !self.is_disposed() {
+            self.0.observers.borrow_mut().push(Rc::new(observer));
+        }
     }
 
     /// Listens to one event type (`Some`) or to all (`None`). The listener
@@ -351,6 +369,7 @@ impl Twin {
             timer.cancel();
         }
         self.0.listeners.borrow_mut().clear();
+        self.0.observers.borrow_mut().clear();
         self.0.forwarders.borrow_mut().clear();
         self.0.queue.borrow_mut().clear();
     }

@@ -184,3 +184,70 @@ fn when_connected_answers_without_any_connected_listener() {
     twin.connect().unwrap();
     assert_eq!(*answered.borrow(), Some(true));
 }
+
+#[wasm_bindgen_test]
+fn update_observers_run_after_every_change_even_without_an_event() {
+    let twin = twin("t-obs");
+    let calls = Rc::new(RefCell::new(Vec::new()));
+    let (inner, log) = (twin.clone(), Rc::clone(&calls));
+    twin.on_update(move || log.borrow_mut().push(inner.core().sync_records_total()));
+    twin.update(|core, now| core.connect(now)).unwrap();
+    twin.update(|core, now| core.set_desired("setpoint", json!(20), now))
+        .unwrap()
+        .unwrap();
+    // Handing the desired value to the transport raises no event.
+    twin.update(|core, now| core.poll_outbound(now)).unwrap();
+    assert_eq!(*calls.borrow(), [0, 0, 1]);
+    twin.dispose();
+    let after = calls.borrow().len();
+    let _ = twin.update(|_, _| ());
+    assert_eq!(calls.borrow().len(), after, "no observer after dispose");
+}
+
+#[wasm_bindgen_test]
+fn lifecycle_observers_see_members_and_restored_states() {
+    use twinkit_core::lifecycle::{LifecycleChange, LifecycleState};
+    let fleet = Fleet::new();
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let (inner, log) = (fleet.clone(), Rc::clone(&seen));
+    fleet.on_lifecycle(move |event| {
+        // The twin is a member by the time its `added` event is seen.
+        log.borrow_mut()
+            .push((event.change.clone(), inner.get(&event.device_id).is_some()));
+    });
+    fleet.add(twin("f-1")).unwrap();
+    let restored = fleet
+        .restore_lifecycle("f-1", LifecycleState::Suspended)
+        .unwrap();
+    assert!(restored.is_some());
+    // Already there: nothing logged.
+    assert_eq!(
+        fleet
+            .restore_lifecycle("f-1", LifecycleState::Suspended)
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        fleet.get("f-1").unwrap().core().lifecycle(),
+        LifecycleState::Suspended
+    );
+    fleet.remove("f-1");
+    assert_eq!(
+        *seen.borrow(),
+        [
+            (
+                LifecycleChange::Added {
+                    state: LifecycleState::Active
+                },
+                true
+            ),
+            (
+                LifecycleChange::Restored {
+                    state: LifecycleState::Suspended
+                },
+                true
+            ),
+            (LifecycleChange::Removed, false),
+        ]
+    );
+}
