@@ -6,9 +6,10 @@
 //   second (the overview open: every row, reading and total live), beside
 //   the same measurement on an empty page in the same browser (the display's
 //   own frame interval).
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { gzipSync } from "node:zlib";
 import { openPage } from "../npm/harness.mjs";
+import { writeResults } from "../npm/bench-results.mjs";
 
 const ROOT = new URL("../../", import.meta.url);
 const SECONDS = 5;
@@ -61,12 +62,4 @@ const results = {
   dashboard_frame_ms_median: { value: median, unit: "ms", baseline: idleMedian, ratio: median / idleMedian, note },
   dashboard_frame_ms_p95: { value: p95, unit: "ms", baseline: idleP95, ratio: p95 / idleP95, note },
 };
-for (const [name, r] of Object.entries(results)) {
-  console.log(`${name.padEnd(34)} ${r.value.toFixed(1).padStart(12)} ${r.unit.padEnd(16)} baseline ${r.baseline.toFixed(1).padStart(12)}  ratio ${r.ratio.toFixed(3)}`);
-}
-const dir = new URL("target/bench/", ROOT);
-await mkdir(dir, { recursive: true });
-const path = new URL("results.json", dir);
-let all = {};
-try { all = JSON.parse(await readFile(path, "utf8")); } catch {}
-await writeFile(path, JSON.stringify({ ...all, ...results }, null, 2));
+await writeResults(results, { digits: 1 });

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { mkdir } from "node:fs/promises";
 import { after, before, test } from "node:test";
 import { openPage } from "../npm/harness.mjs";
+import { commandCompletes, devicesUpdate, route, setpointPendingThenSynced } from "./steps.mjs";
 
 let ctx;
 const page = () => ctx.page;
@@ -19,12 +20,6 @@ before(async () => {
 });
 after(async () => { await ctx?.close(); });
 
-/** Goes to a route of the single-page app and waits for its root element. */
-async function route(hash, selector) {
-  await page().evaluate((h) => { location.hash = h; }, hash);
-  await page().waitForSelector(selector);
-}
-
 test("the overview lists the fleet without console errors", async () => {
   const rows = await page().$$eval("[data-device-row]", (rows) => rows.map((r) => r.dataset.deviceId));
   assert.ok(rows.length >= 5, `at least 5 devices, got ${rows.join(", ")}`);
@@ -33,32 +28,11 @@ test("the overview lists the fleet without console errors", async () => {
 });
 
 test("at least 5 devices update within 5 s", async () => {
-  const before = await page().$$eval("[data-device-row]", (rows) =>
-    Object.fromEntries(rows.map((r) => [r.dataset.deviceId, r.dataset.version])));
-  await page().waitForFunction((before) => {
-    const rows = [...document.querySelectorAll("[data-device-row]")];
-    return rows.filter((r) => before[r.dataset.deviceId] !== r.dataset.version).length >= 5;
-  }, before, { timeout: 5000 });
+  await devicesUpdate(page(), 5, { timeout: 5000 });
 });
 
 test("changing a setpoint shows pending, then synced once the device reports it", async () => {
-  await route("#/device/thermostat-001", "tr[data-property=setpoint] input[type=number]");
-  // Record every sync state the cell shows: pending may last less than one
-  // simulation step, so it is watched rather than polled.
-  await page().evaluate(() => {
-    window.syncStates = [];
-    const cell = document.querySelector("tr[data-property=setpoint] [data-sync]");
-    new MutationObserver(() => window.syncStates.push(cell.dataset.sync))
-      .observe(cell, { attributes: true, attributeFilter: ["data-sync"] });
-  });
-  await page().fill("tr[data-property=setpoint] input[type=number]", "24.5");
-  await page().click("tr[data-property=setpoint] button[type=submit]");
-  await page().waitForFunction(() => window.syncStates.includes("synced"));
-  const states = await page().evaluate(() => window.syncStates);
-  assert.equal(states[0], "pending", `states seen: ${states}`);
-  assert.ok(states.indexOf("synced") > states.indexOf("pending"));
-  assert.equal(await page().textContent("tr[data-property=setpoint] [data-reported]"), "24.5 °C");
-  assert.equal(await page().textContent("tr[data-property=setpoint] [data-desired]"), "24.5 °C");
+  await setpointPendingThenSynced(page(), "thermostat-001", 24.5);
 });
 
 test("an out-of-range setpoint is refused by the input and changes nothing", async () => {
@@ -70,11 +44,7 @@ test("an out-of-range setpoint is refused by the input and changes nothing", asy
 });
 
 test("a command goes through its lifecycle to completed", async () => {
-  await page().selectOption(".command-form select", "calibrate");
-  await page().click(".command-form button[type=submit]");
-  const done = await page().waitForSelector("li.command[data-name=calibrate][data-status=completed]");
-  const steps = await done.$$eval(".step.done", (s) => s.map((e) => e.textContent));
-  assert.deepEqual(steps, ["pending", "sent", "acknowledged", "completed"]);
+  await commandCompletes(page());
 });
 
 test("history: aggregates from the IndexedDB store and a CSV download of a range", async () => {
@@ -113,7 +83,7 @@ test("history: aggregates from the IndexedDB store and a CSV download of a range
 });
 
 test("a fault drives a motor over its limit: the alert appears and can be acknowledged", async () => {
-  await route("#/device/motor-002", ".command-form select");
+  await route(page(), "#/device/motor-002", ".command-form select");
   await page().selectOption(".command-form select", "fault");
   const payload = await page().inputValue(".command-form .payload");
   assert.deepEqual(JSON.parse(payload), { kind: "stuck", property: "temperature", value: 95 });
@@ -129,7 +99,7 @@ test("a fault drives a motor over its limit: the alert appears and can be acknow
   await mkdir("target/dashboard", { recursive: true });
   await page().screenshot({ path: "target/dashboard/device-page.png", fullPage: true });
 
-  await route("#/", "[data-device-row]");
+  await route(page(), "#/", "[data-device-row]");
   await page().waitForFunction(() => Number(document.querySelector("[data-total=alerts]").textContent) >= 1);
   assert.deepEqual(ctx.errors, []);
 });

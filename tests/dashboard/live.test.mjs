@@ -4,26 +4,30 @@
 // scripts/test.sh): the twins connect over MQTT, devices update, a setpoint
 // goes pending then synced once the simulator reports it, a command
 // completes, and the page logs no error. The same page over the simulator's
-// WebSocket JSON server connects and updates too.
+// WebSocket JSON server connects and updates, and over its HTTP server
+// (polling) connects, updates, syncs a setpoint and completes a command.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 import { openPage } from "../npm/harness.mjs";
 import { freePort, startMosquitto, startSim } from "../connections/services.mjs";
+import { commandCompletes, devicesUpdate, setpointPendingThenSynced } from "./steps.mjs";
 
 const DEVICES = 5;
 let broker;
 let sim;
 let wsPort;
+let httpPort;
 let ctx;
 const page = () => ctx.page;
 
 before(async () => {
   broker = await startMosquitto();
   wsPort = await freePort();
+  httpPort = await freePort();
   sim = await startSim(
-    ["--mqtt", `127.0.0.1:${broker.ports.tcp}`, "--ws", `127.0.0.1:${wsPort}`,
+    ["--mqtt", `127.0.0.1:${broker.ports.tcp}`, "--ws", `127.0.0.1:${wsPort}`, "--http", `127.0.0.1:${httpPort}`,
       "--devices", String(DEVICES), "--interval", "250", "--prefix", "twinkit"],
-    [wsPort],
+    [wsPort, httpPort],
   );
   const query = `live=mqtt&broker=${encodeURIComponent(`ws://127.0.0.1:${broker.ports.ws}`)}&devices=${DEVICES}&rate=4`;
   ctx = await openPage(`www/index.html?${query}`, () => document.querySelectorAll("[data-device-row]").length > 0);
@@ -35,11 +39,6 @@ after(async () => {
   await broker?.stop();
 });
 
-async function route(hash, selector) {
-  await page().evaluate((h) => { location.hash = h; }, hash);
-  await page().waitForSelector(selector);
-}
-
 test("live mode over MQTT: every twin connects to the broker", async () => {
   assert.equal(await page().getAttribute("[data-live-status]", "data-live-kind"), "mqtt");
   await page().waitForSelector("[data-live-status=connected]");
@@ -50,36 +49,15 @@ test("live mode over MQTT: every twin connects to the broker", async () => {
 });
 
 test("at least 3 devices update from the simulator's telemetry", async () => {
-  const before = await page().$$eval("[data-device-row]", (rows) =>
-    Object.fromEntries(rows.map((r) => [r.dataset.deviceId, r.dataset.version])));
-  await page().waitForFunction((before) => {
-    const rows = [...document.querySelectorAll("[data-device-row]")];
-    return rows.filter((r) => before[r.dataset.deviceId] !== r.dataset.version).length >= 3;
-  }, before);
+  await devicesUpdate(page(), 3);
 });
 
 test("a setpoint change goes pending, then synced when the simulator reports it", async () => {
-  await route("#/device/thermostat-001", "tr[data-property=setpoint] input[type=number]");
-  await page().evaluate(() => {
-    window.syncStates = [];
-    const cell = document.querySelector("tr[data-property=setpoint] [data-sync]");
-    new MutationObserver(() => window.syncStates.push(cell.dataset.sync))
-      .observe(cell, { attributes: true, attributeFilter: ["data-sync"] });
-  });
-  await page().fill("tr[data-property=setpoint] input[type=number]", "23.5");
-  await page().click("tr[data-property=setpoint] button[type=submit]");
-  await page().waitForFunction(() => window.syncStates.includes("synced"));
-  const states = await page().evaluate(() => window.syncStates);
-  assert.equal(states[0], "pending", `states seen: ${states}`);
-  assert.equal(await page().textContent("tr[data-property=setpoint] [data-reported]"), "23.5 °C");
+  await setpointPendingThenSynced(page(), "thermostat-001", 23.5);
 });
 
 test("a command sent over MQTT reaches completed", async () => {
-  await page().selectOption(".command-form select", "calibrate");
-  await page().click(".command-form button[type=submit]");
-  const done = await page().waitForSelector("li.command[data-name=calibrate][data-status=completed]");
-  const steps = await done.$$eval(".step.done", (s) => s.map((e) => e.textContent));
-  assert.deepEqual(steps, ["pending", "sent", "acknowledged", "completed"]);
+  await commandCompletes(page());
   assert.deepEqual(ctx.errors, []);
 });
 
@@ -95,6 +73,37 @@ test("live mode over WebSocket JSON: the twins connect to the simulator and upda
   } finally {
     await ws.close();
   }
+});
+
+describe("live mode over HTTP", () => {
+  let http;
+  before(async () => {
+    http = await openPage(`www/index.html?live=http&url=${encodeURIComponent(`http://127.0.0.1:${httpPort}`)}&devices=${DEVICES}&rate=4&history=off`,
+      () => document.querySelectorAll("[data-device-row]").length > 0);
+  });
+  after(async () => { await http?.close(); });
+
+  test("every twin connects to the simulator's HTTP server", async () => {
+    // Known delay (reported, not fixed here): one twin's first poll can
+    // stay unanswered for ~20 s while its next polls pile up behind it.
+    await http.page.waitForSelector("[data-live-status=connected]", { timeout: 60_000 });
+    assert.equal(await http.page.getAttribute("[data-live-status]", "data-live-kind"), "http");
+    assert.match(await http.page.textContent("[data-live-status]"), new RegExp(`http ${DEVICES}/${DEVICES} connected`));
+  });
+
+  test("at least 3 devices update by polling", async () => {
+    await devicesUpdate(http.page, 3);
+  });
+
+  test("a setpoint change goes pending, then synced when a poll brings the report", async () => {
+    // Another thermostat and value than the MQTT test's: the simulator is shared.
+    await setpointPendingThenSynced(http.page, "thermostat-004", 21.5);
+  });
+
+  test("a command posted over HTTP reaches completed, and the page logs no error", async () => {
+    await commandCompletes(http.page);
+    assert.deepEqual(http.errors, []);
+  });
 });
 
 test("unusable live parameters show an error instead of a fleet", async () => {

@@ -4,10 +4,9 @@
 // against one IndexedDB transaction per record, hourly aggregates from the
 // rollups against recomputing them from the raw points, and bytes stored per
 // point. One run; figures are merged into target/bench/results.json.
-import { readFile, writeFile, mkdir } from "node:fs/promises";
 import { openPage } from "./harness.mjs";
+import { writeResults } from "./bench-results.mjs";
 
-const ROOT = new URL("../../", import.meta.url);
 const T0 = Date.UTC(2026, 0, 1);
 
 // Shared in-page helpers, passed as source.
@@ -183,12 +182,4 @@ const results = {
   store_aggregate_hourly_30d_vs_raw_scan: { value: agg.rollupMs, unit: "ms", baseline: agg.rawMs, ratio: agg.rawMs / agg.rollupMs, note: `720 hourly buckets over 30 days of 1 Hz data (${agg.points} points, written in ${Math.round(agg.setupMs)} ms): rollups vs recomputing from the raw points (source: 'raw'); median of 3` },
   store_bytes_per_point_vs_dexie: { value: write.twinkitBytes / write.n, unit: "bytes/point", baseline: write.dexieBytes / write.n, ratio: write.dexieBytes / write.twinkitBytes, note: "navigator.storage.estimate() IndexedDB usage before and after writing the 100,000 points; ratio = times smaller" },
 };
-for (const [name, r] of Object.entries(results)) {
-  console.log(`${name.padEnd(40)} ${r.value.toFixed(1).padStart(10)} ${r.unit.padEnd(12)} baseline ${r.baseline.toFixed(1).padStart(10)}  ratio ${r.ratio.toFixed(1)}`);
-}
-const dir = new URL("target/bench/", ROOT);
-await mkdir(dir, { recursive: true });
-const path = new URL("results.json", dir);
-let all = {};
-try { all = JSON.parse(await readFile(path, "utf8")); } catch {}
-await writeFile(path, JSON.stringify({ ...all, ...results }, null, 2));
+await writeResults(results, { digits: 1, ratioDigits: 1 });

@@ -3,9 +3,10 @@
 // in headless Chromium, each beside a plain-JavaScript baseline doing the
 // same work in the same page, and the size of pkg/*.wasm. Figures are
 // merged into target/bench/results.json.
-import { readFile, writeFile, mkdir } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { gzipSync } from "node:zlib";
 import { openPage } from "./harness.mjs";
+import { writeResults } from "./bench-results.mjs";
 
 const ROOT = new URL("../../", import.meta.url);
 const config = {
@@ -16,21 +17,9 @@ const config = {
 };
 
 const ctx = await openPage();
-const figures = await ctx.page.evaluate((config) => {
+const figures = await ctx.page.evaluate(async (config) => {
   const { DigitalTwin } = window.twinkit;
-  const rate = (fn) => {
-    const samples = [];
-    for (let round = 0; round < 7; round++) {
-      let n = 0;
-      const start = performance.now();
-      while (performance.now() - start < 150) {
-        for (let k = 0; k < 100; k++) fn(n++);
-      }
-      samples.push((n * 1000) / (performance.now() - start));
-    }
-    samples.sort((a, b) => a - b);
-    return samples[3];
-  };
+  const { rate, PlainTwin } = await import("/tests/npm/bench-page.mjs");
   const values = (i) => Object.fromEntries(config.properties.map((p, j) => [p.name, 50 + ((i + j) % 7)]));
 
   const twin = new DigitalTwin(config);
@@ -39,20 +28,8 @@ const figures = await ctx.page.evaluate((config) => {
   const getState = rate(() => twin.getState());
 
   // Baseline: the same bookkeeping in plain JavaScript objects.
-  const js = { reported: {}, metadata: {}, history: {}, version: 0 };
-  const jsIngest = (t) => {
-    for (const [k, v] of Object.entries(t.values)) {
-      if (typeof v !== "number" || !Number.isFinite(v)) throw new TypeError(k);
-      js.reported[k] = v;
-      const m = js.metadata[k];
-      js.metadata[k] = { lastUpdated: t.timestamp, version: (m ? m.version : 0) + 1, source: "device" };
-      const h = (js.history[k] ??= []);
-      h.push([t.timestamp, v]);
-      if (h.length > 86_400) h.shift();
-      js.version++;
-    }
-  };
-  const jsIngestRate = rate((i) => jsIngest({ deviceId: "bench", timestamp: t0 + i, values: values(i) }));
+  const js = new PlainTwin();
+  const jsIngestRate = rate((i) => js.ingest({ deviceId: "bench", timestamp: t0 + i, values: values(i) }));
   const jsState = rate(() => structuredClone({ deviceId: "bench", reported: js.reported, desired: {}, metadata: js.metadata, version: js.version }));
 
   // Anomaly detection as telemetry arrives: the same ingest with an
@@ -77,12 +54,4 @@ const results = {
   js_ingest_with_anomaly_detection_points: { value: figures.detectRate * 10, unit: "points/s", baseline: figures.plainRate * 10, ratio: figures.detectRate / figures.plainRate, note: "10-property records through ingest() with an AnomalyDetector (all four detectors) vs without" },
   pkg_wasm_size: { value: gz, unit: "bytes (gzip -9)", baseline: wasm.length, ratio: gz / wasm.length, note: "baseline: raw size of pkg/twinkit_bg.wasm" },
 };
-for (const [name, r] of Object.entries(results)) {
-  console.log(`${name.padEnd(34)} ${r.value.toFixed(0).padStart(12)} ${r.unit.padEnd(16)} baseline ${r.baseline.toFixed(0).padStart(12)}  ratio ${r.ratio.toFixed(3)}`);
-}
-const dir = new URL("target/bench/", ROOT);
-await mkdir(dir, { recursive: true });
-const path = new URL("results.json", dir);
-let all = {};
-try { all = JSON.parse(await readFile(path, "utf8")); } catch {}
-await writeFile(path, JSON.stringify({ ...all, ...results }, null, 2));
+await writeResults(results);

@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 mod analytics;
+mod bench;
 mod convert;
 mod fleet;
 mod prediction;

@@ -27,6 +27,8 @@
 //! ```
 #![deny(missing_docs)]
 
+#[doc(hidden)]
+pub mod bench;
 mod error;
 mod fleet;
 mod http_host;
