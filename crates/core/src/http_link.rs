@@ -300,6 +300,8 @@ impl HttpLink {
                     self.inbound(Inbound::Reported {
                         values: state.reported,
                         timestamp: Some(state.timestamp),
+                        // Conditional GETs already skip unchanged states.
+                        version: None,
                     });
                 }
             }

@@ -247,6 +247,7 @@ fn an_older_report_does_not_overwrite_a_newer_one() {
             Inbound::Reported {
                 values: values(&[("temperature", json!(60))]),
                 timestamp: Some(1_000),
+                version: None,
             },
             6_000,
         )

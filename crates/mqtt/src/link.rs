@@ -3,8 +3,12 @@
 //! connection (WebSocket subprotocol `mqtt`).
 //!
 //! Each twin subscribes (QoS 1) to its device's `telemetry`, `reported`,
-//! `commands/response` and `status` topics; desired values and commands
-//! are published at QoS 1 on `desired` and `commands`. Payloads are the
+//! `desired`, `commands/response` and `status` topics; desired values and
+//! commands are published at QoS 1 on `desired` and `commands`. Desired
+//! messages name this link as their `origin`, so what comes back on
+//! `desired` reaches the twin as its own echo or as another client's edit
+//! (`twinkit_core::sync`, "Other clients of the same device"); `state`
+//! messages keep the device's `version`. Payloads are the
 //! JSON messages of `twinkit_core::wire` (the same vocabulary as the
 //! WebSocket JSON protocol), checked before anything reaches a twin.
 //!
@@ -29,6 +33,8 @@ pub const SESSION_EXPIRY_SECS: u32 = 3_600;
 #[derive(Debug)]
 pub struct MqttLink {
     session: MqttSession,
+    /// Names this link's desired messages, to tell their echo from others'.
+    origin: String,
     scheme: TopicScheme,
     devices: BTreeSet<String>,
     up: bool,
@@ -65,11 +71,17 @@ impl MqttLink {
     pub fn new(session: MqttSession, scheme: TopicScheme) -> Self {
         MqttLink {
             session,
+            origin: twinkit_core::ids::uuid_v4(),
             scheme,
             devices: BTreeSet::new(),
             up: false,
             events: VecDeque::new(),
         }
+    }
+
+    /// The id this link writes as the `origin` of its desired messages.
+    pub fn origin(&self) -> &str {
+        &self.origin
     }
 
     /// The session (for its counters and options).
@@ -146,6 +158,12 @@ impl MqttLink {
             (Channel::Reported, WireMessage::State(state)) => Inbound::Reported {
                 values: state.reported,
                 timestamp: state.timestamp,
+                version: state.version,
+            },
+            (Channel::Desired, WireMessage::Desired(desired)) => Inbound::Desired {
+                own: desired.origin.as_deref() == Some(self.origin.as_str()),
+                values: desired.desired,
+                version: desired.version,
             },
             (Channel::CommandResponse, WireMessage::CommandResponse(reply)) => {
                 Inbound::CommandResponse(reply.into_response())
@@ -246,6 +264,7 @@ impl Link for MqttLink {
                     device_id: device_id.to_string(),
                     desired: [(property, value)].into(),
                     version,
+                    origin: Some(self.origin.clone()),
                 }),
             ),
             Outbound::Command(command) => (Channel::Commands, WireMessage::Command(command)),

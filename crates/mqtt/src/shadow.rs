@@ -324,6 +324,7 @@ impl ShadowDocument {
         Some(Inbound::Reported {
             values: reported,
             timestamp: seconds_to_millis(self.timestamp),
+            version: None,
         })
     }
 
@@ -369,6 +370,7 @@ impl ShadowRequest {
         Ok(Inbound::Reported {
             values,
             timestamp: None,
+            version: None,
         })
     }
 

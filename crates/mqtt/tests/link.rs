@@ -198,7 +198,8 @@ fn desired_values_and_commands_are_published_as_wire_messages() {
         published,
         vec![(
             "twinkit/dev-1/desired".to_string(),
-            json!({"type": "desired", "deviceId": "dev-1", "desired": {"sp": 22}, "version": 3})
+            json!({"type": "desired", "deviceId": "dev-1", "desired": {"sp": 22}, "version": 3,
+                   "origin": link.origin()})
         )]
     );
 }
