@@ -144,6 +144,7 @@ impl HttpLink {
                 property,
                 value,
                 version,
+                ..
             } => {
                 let body = DesiredRequest {
                     desired: BTreeMap::from([(property, value)]),

@@ -84,11 +84,13 @@ impl JsonLink {
                 property,
                 value,
                 version,
+                device_version,
             } => Some(Message::Desired(Desired {
                 device_id: device_id.to_string(),
                 desired: BTreeMap::from([(property, value)]),
                 version,
                 origin: Some(self.origin.clone()),
+                device_version,
             })),
             Outbound::Command(command) => Some(Message::Command(command)),
             #[allow(unreachable_patterns)]
@@ -137,6 +139,7 @@ impl JsonLink {
                 desired,
                 version,
                 origin,
+                device_version,
             }) => {
                 let own = origin.as_deref() == Some(self.origin.as_str());
                 Some((
@@ -144,6 +147,7 @@ impl JsonLink {
                     Inbound::Desired {
                         values: desired,
                         version,
+                        device_version,
                         own,
                     },
                 ))

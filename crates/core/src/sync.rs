@@ -57,7 +57,13 @@
 //!   by another client at version 9". Whatever the strategy: the device
 //!   already applied the later value, so the twin reports it rather than
 //!   hiding it; with `reject`, an edit still based on a version before the
-//!   adopted value is refused as stale like any other.
+//!   adopted value is refused as stale like any other. The same conflict is
+//!   raised when the device had already taken this twin's edit but the
+//!   other client wrote without having seen that: each desired message
+//!   carries the device version its writer had last seen
+//!   ([`crate::DeviceState::device_version`]), and one older than the
+//!   report of our value was written in ignorance of it. A writer that had
+//!   seen it made an ordinary later edit: adopted without a conflict.
 //!
 //! Two twins of one device sharing one connection cannot tell each other's
 //! edits from their own; give each its own connection.
@@ -280,6 +286,9 @@ pub(crate) struct SyncTracker {
     /// Per property, desired messages sent and not yet seen coming back on
     /// the device's desired channel.
     in_flight: HashMap<String, u32>,
+    /// Per property, the device version at which the device reported this
+    /// twin's latest edit (until another client's edit replaces it).
+    reached: HashMap<String, u64>,
     history: VecDeque<SyncRecord>,
     history_capacity: usize,
 }
@@ -322,6 +331,18 @@ impl SyncTracker {
                 self.in_flight.remove(property);
             }
         }
+    }
+
+    /// The device reported this twin's edit of `property` at its version
+    /// `device_version`.
+    pub(crate) fn reached(&mut self, property: &str, device_version: u64) {
+        self.reached.insert(property.to_string(), device_version);
+    }
+
+    /// Forgets (and returns) the device version at which this twin's edit
+    /// of `property` was reached: another client's value replaces it.
+    pub(crate) fn take_reached(&mut self, property: &str) -> Option<u64> {
+        self.reached.remove(property)
     }
 
     /// Whether an own desired message for `property` has not come back yet.

@@ -66,6 +66,8 @@ pub enum Inbound {
         values: BTreeMap<String, Value>,
         /// The version the message carried (the writer's or the device's).
         version: u64,
+        /// The device version the writer had last seen, if it said.
+        device_version: Option<u64>,
         /// Whether this twin's own connection wrote it (its echo).
         own: bool,
     },
@@ -88,6 +90,10 @@ pub enum Outbound {
         value: Value,
         /// The state version it belongs to.
         version: u64,
+        /// The device's own version this twin had last seen (see
+        /// [`DigitalTwin::device_version`]), if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device_version: Option<u64>,
     },
     /// A command, now in status `sent`.
     Command(DeviceCommand),
@@ -960,6 +966,7 @@ impl DigitalTwin {
                         property,
                         value,
                         version: self.state.version(),
+                        device_version: self.state.device_version(),
                     });
                 }
                 Queued::Command(id) => {
@@ -1133,8 +1140,9 @@ impl DigitalTwin {
             Inbound::Desired {
                 values,
                 version,
+                device_version,
                 own,
-            } => Ok(self.apply_desired_seen(values, version, own, now)),
+            } => Ok(self.apply_desired_seen(values, version, device_version, own, now)),
             Inbound::Telemetry(data) => self.ingest_telemetry(data, now),
             Inbound::CommandResponse(response) => {
                 self.handle_command_response(&response, now)?;
@@ -1185,6 +1193,7 @@ impl DigitalTwin {
         &mut self,
         values: BTreeMap<String, Value>,
         version: u64,
+        writer_saw: Option<u64>,
         own: bool,
         now: Millis,
     ) -> ReportOutcome {
@@ -1216,17 +1225,26 @@ impl DigitalTwin {
                 continue;
             }
             let base_version = self.sync.desired_version(&property);
+            // Our edit the device already took, overwritten by a writer who
+            // had not seen the device take it: as lost as a pending one.
+            let reached_unseen = self
+                .sync
+                .take_reached(&property)
+                .is_some_and(|reached| writer_saw.is_some_and(|saw| saw < reached));
             let adopted = (!value.is_null()).then(|| value.clone());
             self.state
                 .write_desired(&property, adopted, UpdateSource::Cloud, now);
             let winner_version = self.state.version();
             self.sync.desired_written(&property, winner_version);
-            if let Some(id) = self.desired_audit.remove(&property) {
+            let pending = self.desired_audit.remove(&property);
+            if let Some(id) = pending {
                 let detail = format!(
                     "another client set it to {value} (its version {version}) before the device reached this value"
                 );
                 self.audit
                     .advance(id, AuditOutcome::Superseded, Some(detail), now);
+            }
+            if pending.is_some() || reached_unseen {
                 conflicts.push(Conflict {
                     property: property.clone(),
                     base_version,
@@ -1486,6 +1504,9 @@ impl DigitalTwin {
         self.sync.reported_written(key, self.state.version());
         if self.state.desired().contains_key(key) && !self.state.delta().contains_key(key) {
             if let Some(id) = self.desired_audit.remove(key) {
+                if let Some(device_version) = self.state.device_version() {
+                    self.sync.reached(key, device_version);
+                }
                 self.audit
                     .advance(id, AuditOutcome::Reached, None, timestamp);
             }

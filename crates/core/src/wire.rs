@@ -180,6 +180,11 @@ pub struct Desired {
     /// server relaying them) can tell its own edits from other clients'.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
+    /// The device's own version the writer had last seen when it wrote
+    /// (from the device's reports), so another client can tell whether the
+    /// writer knew of an edit the device had already taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_version: Option<u64>,
 }
 
 /// `commandResponse`: a [`CommandResponse`] with its device.
@@ -669,6 +674,7 @@ mod tests {
                 .into(),
                 version: 8,
                 origin: None,
+                device_version: None,
             }),
             json!({"type": "desired", "deviceId": "t-1", "desired": {"setpoint": 22, "mode": null}, "version": 8}),
         );
@@ -888,7 +894,7 @@ mod tests {
                 desired in proptest::collection::btree_map(name(), scalar(), 0..8),
                 version in any::<u64>(),
             ) {
-                let message = Message::Desired(Desired { device_id, desired, version, origin: None });
+                let message = Message::Desired(Desired { device_id, desired, version, origin: None, device_version: None });
                 prop_assert_eq!(decode(&message.encode()).unwrap(), message);
             }
 

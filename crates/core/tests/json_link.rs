@@ -135,6 +135,7 @@ fn outbound_while_down_is_queued_bounded_and_sent_in_order_on_open() {
         property: "sp".into(),
         value: json!(v),
         version: v as u64,
+        device_version: None,
     };
     for v in 0..MAX_QUEUED_MESSAGES as i64 {
         link.send("a", desired(v), 0).unwrap();
@@ -221,7 +222,7 @@ fn state_versions_and_relayed_desired_values_reach_the_twin() {
         7,
     );
     link.handle_frame(
-        text(json!({"type": "desired", "deviceId": "a", "desired": {"sp": 26}, "version": 9, "origin": "someone-else"})),
+        text(json!({"type": "desired", "deviceId": "a", "desired": {"sp": 26}, "version": 9, "origin": "someone-else", "deviceVersion": 7})),
         8,
     );
     let inbound: Vec<Inbound> = drain(&mut link)
@@ -245,11 +246,13 @@ fn state_versions_and_relayed_desired_values_reach_the_twin() {
             Inbound::Desired {
                 values: [("sp".to_string(), json!(22))].into(),
                 version: 8,
+                device_version: None,
                 own: true,
             },
             Inbound::Desired {
                 values: [("sp".to_string(), json!(26))].into(),
                 version: 9,
+                device_version: Some(7),
                 own: false,
             },
         ]

@@ -500,6 +500,7 @@ fn sent_desired(twin: &mut DigitalTwin, now: u64) -> Vec<(String, Value, u64)> {
                 property,
                 value,
                 version,
+                ..
             } => Some((property, value, version)),
             _ => None,
         })
@@ -507,9 +508,15 @@ fn sent_desired(twin: &mut DigitalTwin, now: u64) -> Vec<(String, Value, u64)> {
 }
 
 fn seen(property: &str, value: &Value, version: u64, own: bool) -> Inbound {
+    seen_after(property, value, version, None, own)
+}
+
+/// A desired message whose writer had last seen device version `saw`.
+fn seen_after(property: &str, value: &Value, version: u64, saw: Option<u64>, own: bool) -> Inbound {
     Inbound::Desired {
         values: [(property.to_string(), value.clone())].into(),
         version,
+        device_version: saw,
         own,
     }
 }
@@ -611,6 +618,65 @@ fn another_clients_later_edit_is_followed_and_echoes_change_nothing() {
     a.ingest(seen("setpoint", &json!(72), 9, false), 8).unwrap();
     assert_eq!(a.state().desired()["setpoint"], json!(72));
     assert_eq!(of_type(&events, EventType::Error).len(), errors_before);
+}
+
+#[test]
+fn an_edit_the_device_took_is_lost_to_a_writer_who_had_not_seen_it() {
+    let device = |twin: &mut DigitalTwin, value: i64, version: u64, at: u64| {
+        twin.ingest(
+            Inbound::Reported {
+                values: values(&[("setpoint", json!(value))]),
+                timestamp: Some(at),
+                version: Some(version),
+            },
+            at,
+        )
+        .unwrap();
+    };
+    let mut a = connected("d");
+    let events = record(&a);
+    device(&mut a, 60, 10, 1);
+    a.set_desired("setpoint", json!(62), 2).unwrap();
+    let sent = a.poll_outbound(3).unwrap();
+    assert!(
+        matches!(
+            sent,
+            Outbound::Desired {
+                device_version: Some(10),
+                ..
+            }
+        ),
+        "the edit says which device version its writer had seen: {sent:?}"
+    );
+    a.ingest(seen("setpoint", &json!(62), 1, true), 4).unwrap();
+    // The device takes 62 at its version 11 before the other client's
+    // edit, written when that client had only seen version 10, arrives.
+    device(&mut a, 62, 11, 5);
+    assert!(a.state().delta().is_empty());
+    a.ingest(seen_after("setpoint", &json!(66), 3, Some(10), false), 6)
+        .unwrap();
+    assert_eq!(a.state().desired()["setpoint"], json!(66));
+    let errors = of_type(&events, EventType::Error);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    // A writer who had seen version 11 made an ordinary later edit.
+    device(&mut a, 66, 12, 7);
+    a.set_desired("setpoint", json!(64), 8).unwrap();
+    a.poll_outbound(8);
+    a.ingest(seen("setpoint", &json!(64), 5, true), 9).unwrap();
+    device(&mut a, 64, 13, 10);
+    a.ingest(seen_after("setpoint", &json!(70), 6, Some(13), false), 11)
+        .unwrap();
+    assert_eq!(a.state().desired()["setpoint"], json!(70));
+    assert_eq!(
+        of_type(&events, EventType::Error).len(),
+        1,
+        "no new conflict"
+    );
+    // Nor is a writer who does not say what it had seen.
+    device(&mut a, 70, 14, 12);
+    a.ingest(seen("setpoint", &json!(72), 7, false), 13)
+        .unwrap();
+    assert_eq!(of_type(&events, EventType::Error).len(), 1);
 }
 
 #[test]

@@ -584,7 +584,8 @@ fn connection_lifecycle_and_desired_resync() {
         Some(Outbound::Desired {
             property: "setpoint".into(),
             value: json!(71),
-            version: 2
+            version: 2,
+            device_version: None,
         })
     );
     assert_eq!(twin.poll_outbound(4), None);

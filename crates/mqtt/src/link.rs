@@ -164,6 +164,7 @@ impl MqttLink {
                 own: desired.origin.as_deref() == Some(self.origin.as_str()),
                 values: desired.desired,
                 version: desired.version,
+                device_version: desired.device_version,
             },
             (Channel::CommandResponse, WireMessage::CommandResponse(reply)) => {
                 Inbound::CommandResponse(reply.into_response())
@@ -258,6 +259,7 @@ impl Link for MqttLink {
                 property,
                 value,
                 version,
+                device_version,
             } => (
                 Channel::Desired,
                 WireMessage::Desired(Desired {
@@ -265,6 +267,7 @@ impl Link for MqttLink {
                     desired: [(property, value)].into(),
                     version,
                     origin: Some(self.origin.clone()),
+                    device_version,
                 }),
             ),
             Outbound::Command(command) => (Channel::Commands, WireMessage::Command(command)),

@@ -418,6 +418,7 @@ pub fn outbound_to_request(outbound: &Outbound) -> Result<ShadowRequest, ShadowM
             property,
             value,
             version,
+            ..
         } => Ok(ShadowRequest::desired(
             BTreeMap::from([(property.clone(), value.clone())]),
             Some(format!("twinkit-v{version}")),
@@ -463,6 +464,7 @@ mod tests {
             property: "setpoint".into(),
             value: json!(21.5),
             version: 3,
+            device_version: None,
         })
         .unwrap();
         assert_eq!(

@@ -433,6 +433,7 @@ impl SimDevice {
                             desired: accepted,
                             version,
                             origin: desired.origin.clone(),
+                            device_version: desired.device_version,
                         })));
                 }
                 Ok(())

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use twinkit_analytics::action_model::WhatIfModel;
 use twinkit_analytics::whatif::ModelKind;
 use twinkit_core::rules::{
-    Action, ApprovalPolicy, Goal, Proposal, Rule, RuleEngine as Engine, Simulated,
+    Action, ActionModel, ApprovalPolicy, Goal, Proposal, Rule, RuleEngine as Engine, Simulated,
 };
 use twinkit_core::{Actor, DigitalTwin as CoreTwin, EventType, Millis};
 use twinkit_web::{HandlerFailed, Subscription, Twin};
@@ -50,10 +50,29 @@ enum DryRunKind {
 /// predicted number, or `{predicted, crossingAt?}`, or `{trajectory:
 /// [[time, value], ...]}`. It runs while the twin is being updated, so it
 /// gets a snapshot of the state and must not call the twin.
-fn js_model(
+struct JsModel {
     callback: Function,
-) -> impl Fn(&CoreTwin, &Action, &Goal, Millis) -> Result<Simulated, String> {
-    move |twin, action, goal, now| {
+}
+
+impl ActionModel for JsModel {
+    fn predict(
+        &self,
+        twin: &CoreTwin,
+        action: &Action,
+        goal: &Goal,
+        now: Millis,
+    ) -> Result<f64, String> {
+        self.simulate(twin, action, goal, now).map(|s| s.predicted)
+    }
+
+    fn simulate(
+        &self,
+        twin: &CoreTwin,
+        action: &Action,
+        goal: &Goal,
+        now: Millis,
+    ) -> Result<Simulated, String> {
+        let callback = &self.callback;
         let request = json!({
             "action": action, "goal": goal, "now": now, "state": twin.state(),
         });
@@ -63,7 +82,11 @@ fn js_model(
                 .ok()
                 .and_then(|m| m.as_string())
                 .unwrap_or_else(|| "the model threw".into());
-            format!("the model threw: {message}")
+            let message: String = message.chars().take(200).collect();
+            format!(
+                "the model threw: {}",
+                twinkit_core::limits::printable(&message)
+            )
         })?;
         if let Some(n) = answer.as_f64() {
             return Ok(Simulated::value(n));
@@ -350,7 +373,9 @@ impl RuleEngine {
     ) -> Result<(), JsValue> {
         let mut state = self.state.borrow_mut();
         if let Some(callback) = model.dyn_ref::<Function>() {
-            state.engine.set_model(js_model(callback.clone()));
+            state.engine.set_model(JsModel {
+                callback: callback.clone(),
+            });
             Ok(())
         } else if model.as_string().as_deref() == Some("whatif") {
             state.engine.set_model(WhatIfModel::new(ModelKind::Thermal));
