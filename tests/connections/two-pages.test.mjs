@@ -98,9 +98,13 @@ test("a lost concurrent edit: the loser sees the winner's value and a CONFLICT e
   assert.match(loser.conflicts[0].message, new RegExp(`property \`setpoint\` was set to ${final} by another client at version \\d+, replacing this twin's pending edit \\(${loserValue}`));
   assert.equal(winner.conflicts.length, 0);
   assert.equal(loser.notReached + winner.notReached, 0, "no divergence left behind");
-  // The loser's audit trail says its edit was superseded by another client.
-  assert.deepEqual(loser.audit.map((e) => [e.value, e.outcome]), [[loserValue, "superseded"]]);
-  assert.match(loser.audit[0].detail, /another client/);
+  // The loser's audit trail: its edit was superseded by another client, or
+  // (when the device took it for a moment before the winner's edit
+  // arrived) reached — the CONFLICT error above says it was then lost.
+  assert.equal(loser.audit.length, 1);
+  assert.equal(loser.audit[0].value, loserValue);
+  assert.ok(["superseded", "reached"].includes(loser.audit[0].outcome), loser.audit[0].outcome);
+  if (loser.audit[0].outcome === "superseded") assert.match(loser.audit[0].detail, /another client/);
   assert.deepEqual(winner.audit.map((e) => [e.value, e.outcome]), [[final, "reached"]]);
   // The device's own version came with its reports, the same on both pages
   // once both have its last report.

@@ -193,7 +193,7 @@ export interface ReportOutcome {
 }
 
 export type Outbound =
-  | { type: "desired"; property: string; value: unknown; version: number }
+  | { type: "desired"; property: string; value: unknown; version: number; /** The device version this twin had last seen. */ deviceVersion?: number }
   | ({ type: "command" } & DeviceCommand);
 
 /** What every twinkit method throws: an Error named "TwinError" with a stable code. */
