@@ -1,7 +1,10 @@
 // Two pages edit the same property of one device through mosquitto at the
-// same moment. The device ends up with one value; the page whose edit lost
-// is never told "synced": its delta stays and a DESIRED_NOT_REACHED alert
-// says so, while the winner's delta empties.
+// same moment. Every twin follows the device's `/desired` topic, which the
+// broker delivers to the device and to both pages in one order: the device
+// takes the later edit, the page whose edit came first sees the winner's
+// value and gets a CONFLICT error naming it, and nobody's overwrite is
+// silent. A dry run on one page never reaches the broker: the other page,
+// which would see any desired message, sees none.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { openPage } from "../npm/harness.mjs";
@@ -34,7 +37,11 @@ before(async () => {
       const { DigitalTwin } = window.twinkit;
       window.twin = new DigitalTwin(config, { divergenceTimeout: 2_000 });
       window.alerts = [];
+      window.errors = [];
+      window.desiredSeen = [];
       window.twin.on("alert", (e) => window.alerts.push(e.data));
+      window.twin.on("error", (e) => window.errors.push(e.data));
+      window.twin.on("stateChange", (e) => window.desiredSeen.push(e.data.desired.setpoint));
       await window.twin.connect();
     }, { config: { ...THERMOSTAT, connectionType: "mqtt", connectionConfig: { url: `ws://127.0.0.1:${broker.ports.ws}`, reconnectInterval: 200 } } });
     pages.push(page);
@@ -47,34 +54,105 @@ after(async () => {
   await broker?.stop();
 });
 
-test("a lost concurrent edit is noticed by its page; the winner's edit is synced", { timeout: 60_000 }, async () => {
+const snapshot = (p) => p.page.evaluate(() => ({
+  reported: window.twin.getState().reported.setpoint,
+  desired: window.twin.getState().desired.setpoint,
+  delta: window.twin.getState().delta,
+  deviceVersion: window.twin.getState().deviceVersion,
+  conflicts: window.errors.filter((e) => e.code === "CONFLICT"),
+  notReached: window.alerts.filter((x) => x.condition === "DESIRED_NOT_REACHED" && x.status === "active").length,
+  audit: window.twin.getAudit({ target: "setpoint" }).map((a) => ({ value: a.action.value, outcome: a.outcome, detail: a.detail })),
+}));
+
+test("a lost concurrent edit: the loser sees the winner's value and a CONFLICT error; the device and both pages agree", { timeout: 60_000 }, async () => {
   const [a, b] = pages;
+  const versions = await Promise.all(pages.map((p) => p.page.evaluate(() => window.twin.getState().version)));
   await Promise.all([
     a.page.evaluate(() => window.twin.setDesired("setpoint", 22)),
     b.page.evaluate(() => window.twin.setDesired("setpoint", 26)),
   ]);
-  // Wait until both pages have seen the device settle and the loser's
-  // divergence alert has had time to fire.
   const deadline = Date.now() + 20_000;
   let states;
   for (;;) {
-    states = await Promise.all(pages.map((p) => p.page.evaluate(() => ({
-      reported: window.twin.getState().reported.setpoint,
-      delta: window.twin.getState().delta,
-      alerts: window.alerts.filter((x) => x.condition === "DESIRED_NOT_REACHED" && x.status === "active").length,
-    }))));
-    const settled = states[0].reported !== undefined && states[0].reported === states[1].reported;
-    const noticed = states.some((s) => s.alerts > 0);
-    if (settled && noticed) break;
+    states = await Promise.all(pages.map(snapshot));
+    const [sa, sb] = states;
+    const settled = sa.reported !== undefined && sa.reported === sb.reported
+      && sa.desired === sa.reported && sb.desired === sb.reported;
+    if (settled && states.some((s) => s.conflicts.length > 0)) break;
     if (Date.now() > deadline) break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   const [sa, sb] = states;
   assert.equal(sa.reported, sb.reported, "both pages see the device's one value");
   assert.ok([22, 26].includes(sa.reported), `device at ${sa.reported}`);
-  const [winner, loser] = sa.reported === 22 ? [sa, sb] : [sb, sa];
-  assert.deepEqual(winner.delta, {}, "the winner's edit is synced");
-  assert.equal(loser.delta.setpoint, sa.reported === 22 ? 26 : 22, "the loser still shows its edit as pending");
-  assert.ok(loser.alerts >= 1, "the loser is told its desired value was not reached");
-  assert.equal(winner.alerts, 0);
+  const final = sa.reported;
+  const [winner, loser, loserPage, loserValue] = final === 22 ? [sa, sb, b, 26] : [sb, sa, a, 22];
+  // Nobody shows a value the device did not take.
+  assert.equal(winner.desired, final);
+  assert.equal(loser.desired, final, "the loser shows the winner's value");
+  assert.deepEqual(winner.delta, {});
+  assert.deepEqual(loser.delta, {});
+  // The loser is told, with the winner's value; the winner has nothing to hear.
+  assert.equal(loser.conflicts.length, 1, JSON.stringify(loser.conflicts));
+  assert.equal(loser.conflicts[0].property, "setpoint");
+  assert.match(loser.conflicts[0].message, new RegExp(`property \`setpoint\` was set to ${final} by another client at version \\d+, replacing this twin's pending edit \\(${loserValue}`));
+  assert.equal(winner.conflicts.length, 0);
+  assert.equal(loser.notReached + winner.notReached, 0, "no divergence left behind");
+  // The loser's audit trail: its edit was superseded by another client, or
+  // (when the device took it for a moment before the winner's edit
+  // arrived) reached — the CONFLICT error above says it was then lost.
+  assert.equal(loser.audit.length, 1);
+  assert.equal(loser.audit[0].value, loserValue);
+  assert.ok(["superseded", "reached"].includes(loser.audit[0].outcome), loser.audit[0].outcome);
+  if (loser.audit[0].outcome === "superseded") assert.match(loser.audit[0].detail, /another client/);
+  assert.deepEqual(winner.audit.map((e) => [e.value, e.outcome]), [[final, "reached"]]);
+  // The device's own version came with its reports, the same on both pages
+  // once both have its last report.
+  assert.ok(sa.deviceVersion > 0 && sb.deviceVersion > 0);
+  // Editing again on the version read before the race: refused as stale,
+  // with the winner.
+  const stale = await loserPage.page.evaluate((base) => {
+    try { window.twin.setDesired("setpoint", 18, { baseVersion: base }); return null; } catch (e) { return { code: e.code, winner: e.conflict?.winner }; }
+  }, versions[pages.indexOf(loserPage)]);
+  assert.deepEqual(stale, { code: "CONFLICT", winner: final });
+});
+
+test("a later edit by one page is followed by the other without a conflict", { timeout: 30_000 }, async () => {
+  const [a, b] = pages;
+  const before = await snapshot(b);
+  await a.page.evaluate(() => window.twin.setDesired("setpoint", 19));
+  const deadline = Date.now() + 10_000;
+  let sb;
+  for (;;) {
+    sb = await snapshot(b);
+    if ((sb.desired === 19 && sb.reported === 19) || Date.now() > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.equal(sb.desired, 19, "page B follows page A's edit");
+  assert.equal(sb.reported, 19);
+  assert.equal(sb.conflicts.length, before.conflicts.length, "nothing of B's was pending: no conflict");
+});
+
+test("a dry run and a blocked proposal never reach the broker", { timeout: 30_000 }, async () => {
+  const [a, b] = pages;
+  const seenBefore = await b.page.evaluate(() => window.desiredSeen.length);
+  const r = await a.page.evaluate(() => {
+    const { RuleEngine } = window.twinkit;
+    const rules = new RuleEngine(window.twin, "none");
+    rules.setModel(() => 20);
+    const action = { type: "setDesired", property: "setpoint", value: 27 };
+    const simulated = rules.simulate(action, { property: "temperature", op: "above", threshold: 21, within: 60_000 });
+    const blocked = rules.propose(action, { script: "test", goal: { property: "temperature", op: "above", threshold: 21, within: 60_000 } });
+    return { simulated, blocked, desired: window.twin.getState().desired.setpoint };
+  });
+  assert.equal(r.simulated.meetsGoal, false);
+  assert.equal(r.blocked.status, "blocked");
+  assert.equal(r.desired, 19);
+  // Page B would adopt any desired value published on the device's topic.
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  const sb = await snapshot(b);
+  const seen = await b.page.evaluate(() => window.desiredSeen);
+  assert.equal(sb.desired, 19);
+  assert.notEqual(sb.reported, 27, "the device never got 27");
+  assert.ok(!seen.slice(seenBefore).includes(27), "no desired 27 ever reached page B");
 });

@@ -12,6 +12,8 @@ import {
   RuleEngine,
   TimeSeriesStore,
   type Proposal,
+  type DryRun,
+  type RuleGoal,
   type DetailedPrediction,
   type Detection,
   type PropertyHealth,
@@ -367,4 +369,18 @@ export {};
   off();
   // @ts-expect-error: comparisons are "above" or "below"
   rules.addRule({ id: "x", when: { reading: { property: "humidity", op: "sideways", threshold: 1 } }, actions: [] });
+
+  // Dry runs: the what-if model, a JavaScript model, a script's proposal.
+  const simulated = new RuleEngine(twin, { policy: "none", dryRun: "whatif", whatIfModel: "thermal" });
+  const goal: RuleGoal = { property: "humidity", op: "below", threshold: 60, within: 600_000 };
+  simulated.setModel(({ state, now }) => ({ trajectory: [[now, Number(state.reported.humidity)], [now + 600_000, 55]] }));
+  simulated.setModel(() => 58);
+  const run: DryRun = simulated.simulate({ type: "setDesired", property: "fan", value: true }, goal);
+  console.log(run.meetsGoal, run.crossingAt, run.trajectory?.end, run.model);
+  const proposal: Proposal = simulated.propose({ type: "setDesired", property: "fan", value: true }, { script: "ops", goal });
+  console.log(proposal.dryRun?.predicted, proposal.status === "blocked");
+  const outcome: AuditEntry["outcome"] = "blocked";
+  console.log(outcome, twin.getState().deviceVersion);
+  // @ts-expect-error: the dry run is "whatif"
+  new RuleEngine(twin, { dryRun: "crystal-ball" });
 }

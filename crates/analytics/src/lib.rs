@@ -6,13 +6,15 @@
 //! uncertainty ([`trend`]: least squares and Theil–Sen, prediction intervals,
 //! times to thresholds with bounds) and answers "what if" ([`whatif`]: the
 //! core's thermal and wear models fitted from telemetry, scenarios with
-//! trajectories and crossing times with bounds). [`alerts`] turns
-//! detections into the twin's alerts, the same way for every binding.
+//! trajectories and crossing times with bounds; [`action_model`]: those
+//! scenarios as the rules engine's dry run). [`alerts`] turns detections
+//! into the twin's alerts, the same way for every binding.
 //!
 //! Pure Rust, no I/O and no clock: every call that depends on time takes it as
 //! an argument (milliseconds since the Unix epoch), as in `twinkit-core`.
 #![deny(missing_docs)]
 
+pub mod action_model;
 pub mod alerts;
 pub mod detect;
 pub mod error;

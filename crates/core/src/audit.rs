@@ -138,6 +138,10 @@ pub enum AuditOutcome {
     Superseded,
     /// The command failed (device failure, timeout, twin disposed).
     Failed,
+    /// A rule's or a script's action that its dry run refused (the
+    /// predicted outcome missed its goal, or no model could tell): it never
+    /// reached the device. The detail says why.
+    Blocked,
 }
 
 impl AuditOutcome {
@@ -151,6 +155,7 @@ impl AuditOutcome {
             Self::Completed => "completed",
             Self::Superseded => "superseded",
             Self::Failed => "failed",
+            Self::Blocked => "blocked",
         }
     }
 
@@ -158,7 +163,7 @@ impl AuditOutcome {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            Self::Reached | Self::Completed | Self::Superseded | Self::Failed
+            Self::Reached | Self::Completed | Self::Superseded | Self::Failed | Self::Blocked
         )
     }
 

@@ -144,6 +144,7 @@ impl HttpLink {
                 property,
                 value,
                 version,
+                ..
             } => {
                 let body = DesiredRequest {
                     desired: BTreeMap::from([(property, value)]),
@@ -300,6 +301,8 @@ impl HttpLink {
                     self.inbound(Inbound::Reported {
                         values: state.reported,
                         timestamp: Some(state.timestamp),
+                        // Conditional GETs already skip unchanged states.
+                        version: None,
                     });
                 }
             }

@@ -7,6 +7,14 @@
 //! ([`MAX_QUEUED_MESSAGES`]) and go out, in order, when it is up again. A
 //! `ping` is sent after [`KEEPALIVE_INTERVAL`] without traffic, and the
 //! session is declared down when nothing at all arrives for twice that.
+//!
+//! `state` messages keep the device's `version`, so the twin ignores a
+//! redelivered or out-of-order report ([`crate::Inbound::Reported`]).
+//! Desired messages this link sends name it as their `origin` (a random id
+//! per link); `desired` messages the server relays — what the device
+//! accepted, from any client following it — reach the twin as
+//! [`crate::Inbound::Desired`], marked `own` when this link wrote them, so
+//! two clients editing one property learn who won (see [`crate::sync`]).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -24,6 +32,8 @@ pub const KEEPALIVE_INTERVAL: Millis = 30_000;
 #[derive(Debug)]
 pub struct JsonLink {
     token: Option<Token>,
+    /// Names this link's desired messages, to tell their echo from others'.
+    origin: String,
     devices: BTreeSet<String>,
     open: bool,
     queue: VecDeque<(String, Outbound)>,
@@ -38,6 +48,7 @@ impl JsonLink {
     pub fn new(token: Option<Token>) -> Self {
         JsonLink {
             token,
+            origin: crate::ids::uuid_v4(),
             devices: BTreeSet::new(),
             open: false,
             queue: VecDeque::new(),
@@ -62,16 +73,24 @@ impl JsonLink {
         self.transmit(&hello, now);
     }
 
-    fn message_for(device_id: &str, outbound: Outbound) -> Option<Message> {
+    /// The id this link writes as the `origin` of its desired messages.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    fn message_for(&self, device_id: &str, outbound: Outbound) -> Option<Message> {
         match outbound {
             Outbound::Desired {
                 property,
                 value,
                 version,
+                device_version,
             } => Some(Message::Desired(Desired {
                 device_id: device_id.to_string(),
                 desired: BTreeMap::from([(property, value)]),
                 version,
+                origin: Some(self.origin.clone()),
+                device_version,
             })),
             Outbound::Command(command) => Some(Message::Command(command)),
             #[allow(unreachable_patterns)]
@@ -106,14 +125,33 @@ impl JsonLink {
                 device_id,
                 reported,
                 timestamp,
-                ..
+                version,
             }) => Some((
                 device_id,
                 Inbound::Reported {
                     values: reported,
                     timestamp,
+                    version,
                 },
             )),
+            Message::Desired(Desired {
+                device_id,
+                desired,
+                version,
+                origin,
+                device_version,
+            }) => {
+                let own = origin.as_deref() == Some(self.origin.as_str());
+                Some((
+                    device_id,
+                    Inbound::Desired {
+                        values: desired,
+                        version,
+                        device_version,
+                        own,
+                    },
+                ))
+            }
             Message::Telemetry(data) => Some((data.device_id.clone(), Inbound::Telemetry(data))),
             Message::CommandResponse(reply) => Some((
                 reply.device_id.clone(),
@@ -164,7 +202,7 @@ impl Link for JsonLink {
         }
         self.events.push_back(LinkEvent::Up);
         while let Some((device, outbound)) = self.queue.pop_front() {
-            if let Some(message) = Self::message_for(&device, outbound) {
+            if let Some(message) = self.message_for(&device, outbound) {
                 self.transmit(&message, now);
             }
         }
@@ -204,7 +242,7 @@ impl Link for JsonLink {
 
     fn send(&mut self, device_id: &str, outbound: Outbound, now: Millis) -> Result<(), String> {
         if self.open {
-            if let Some(message) = Self::message_for(device_id, outbound) {
+            if let Some(message) = self.message_for(device_id, outbound) {
                 self.transmit(&message, now);
             }
             Ok(())

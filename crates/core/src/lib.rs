@@ -80,7 +80,7 @@ pub use physics::{Rng, Sensor, SensorFault, ThermalModel, WearModel};
 pub use prediction::{MaintenancePrediction, PredictiveMaintenance, Threshold};
 pub use rules::{
     Action, ActionModel, ApprovalPolicy, Comparison, Condition, DryRun, Goal, Proposal,
-    ProposalStatus, Rule, RuleEngine, Scope, Trigger,
+    ProposalStatus, Rule, RuleEngine, Scope, Simulated, TrajectorySummary, Trigger,
 };
 pub use state::{DeviceState, PropertyMetadata, UpdateSource};
 pub use sync::{

@@ -45,11 +45,18 @@
 //! runs the dry run again, on the twin as it is then. [`RuleEngine::dry_run`]
 //! runs it alone: it takes `&DigitalTwin`, so it cannot reach the device.
 //!
-//! The what-if scenarios of `twinkit-analytics` plug in as the model: map
-//! the goal's property, the action's property and value, the goal's
-//! threshold and `within` to a `Scenario` (`property`, `actuator`, `value`,
-//! `level`, `horizonMs`), run `twin_scenario`, and answer with the
-//! trajectory's last value (`crates/core/tests/rules_whatif.rs` does this).
+//! A model answers with a [`Simulated`] outcome: the predicted value at
+//! the goal's horizon, and, when it simulates a trajectory, a summary of it
+//! and when it first meets the goal; the proposal keeps it as its
+//! [`DryRun`]. A blocked device action is also recorded in the twin's audit
+//! trail (outcome `blocked`, with the reason), so refusals by simulation are
+//! as visible as actions taken.
+//!
+//! The what-if scenarios of `twinkit-analytics` plug in as the model
+//! (`twinkit_analytics::action_model::WhatIfModel`): a `setDesired` of an
+//! actuator becomes a `Scenario` (`property`, `actuator`, `value`, `level`,
+//! `horizonMs`) answered by `twin_scenario` from the twin's own history
+//! (`crates/core/tests/rules_whatif.rs` shows the mapping).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -354,7 +361,7 @@ impl ProposalStatus {
     }
 }
 
-/// A dry run's answer.
+/// A dry run's answer (a proposal's `dryRun` in JSON).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DryRun {
@@ -364,6 +371,105 @@ pub struct DryRun {
     pub at: Millis,
     /// Whether the prediction meets the goal.
     pub meets_goal: bool,
+    /// When the predicted trajectory first meets the goal (`None`: not
+    /// before the horizon, or the model does not say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crossing_at: Option<Millis>,
+    /// The predicted trajectory in brief, when the model simulates one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trajectory: Option<TrajectorySummary>,
+    /// Which model answered, when it says (e.g. `"thermal"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+}
+
+/// A predicted trajectory in brief.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrajectorySummary {
+    /// The value at `now`.
+    pub start: f64,
+    /// The value at the horizon.
+    pub end: f64,
+    /// The lowest value on the way.
+    pub min: f64,
+    /// The highest value on the way.
+    pub max: f64,
+    /// How many points the model computed.
+    pub points: usize,
+}
+
+impl TrajectorySummary {
+    /// Summarises `(time, value)` points (`None` when there are none or
+    /// one is not finite).
+    pub fn of(points: &[(Millis, f64)]) -> Option<Self> {
+        let (first, last) = (points.first()?, points.last()?);
+        if points.iter().any(|(_, v)| !v.is_finite()) {
+            return None;
+        }
+        let min = points.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+        let max = points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+        Some(Self {
+            start: first.1,
+            end: last.1,
+            min,
+            max,
+            points: points.len(),
+        })
+    }
+}
+
+/// What a model predicts for an action (see [`ActionModel::simulate`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Simulated {
+    /// The goal property's value at `now + goal.within`.
+    pub predicted: f64,
+    /// When the goal is first met, if the model tells.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crossing_at: Option<Millis>,
+    /// The trajectory in brief, if the model simulates one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trajectory: Option<TrajectorySummary>,
+    /// The model's name, if it gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+}
+
+impl Simulated {
+    /// A bare prediction.
+    pub fn value(predicted: f64) -> Self {
+        Self {
+            predicted,
+            crossing_at: None,
+            trajectory: None,
+            model: None,
+        }
+    }
+
+    /// From a trajectory of `(time, value)` from `now` (the goal's horizon
+    /// is read by holding the last point at or before it): the value at the
+    /// horizon, the first time the goal holds and the summary. `None` when
+    /// the trajectory is empty.
+    pub fn from_trajectory(points: &[(Millis, f64)], goal: &Goal, now: Millis) -> Option<Self> {
+        let horizon = now.saturating_add(goal.within);
+        let within: Vec<(Millis, f64)> = points
+            .iter()
+            .copied()
+            .filter(|(t, _)| *t <= horizon)
+            .collect();
+        let predicted = within.last().or(points.first())?.1;
+        let crossing_at = within
+            .iter()
+            .find(|(_, v)| goal.op.holds(*v, goal.threshold))
+            .map(|(t, _)| *t);
+        Some(Self {
+            predicted,
+            crossing_at,
+            trajectory: TrajectorySummary::of(&within),
+            model: None,
+        })
+    }
 }
 
 /// An action a rule or a script proposed, and what became of it.
@@ -432,6 +538,19 @@ pub trait ActionModel {
         goal: &Goal,
         now: Millis,
     ) -> Result<f64, String>;
+
+    /// The full answer: the prediction and, for models that simulate a
+    /// trajectory, its summary and when it meets the goal. By default,
+    /// [`ActionModel::predict`] alone.
+    fn simulate(
+        &self,
+        twin: &DigitalTwin,
+        action: &Action,
+        goal: &Goal,
+        now: Millis,
+    ) -> Result<Simulated, String> {
+        self.predict(twin, action, goal, now).map(Simulated::value)
+    }
 }
 
 impl<F> ActionModel for F
@@ -893,16 +1012,21 @@ impl RuleEngine {
             .model
             .as_ref()
             .ok_or_else(|| refused("no model is set to predict the outcome".into()))?;
-        let predicted = model
-            .predict(twin, action, goal, now)
+        let simulated = model
+            .simulate(twin, action, goal, now)
             .map_err(|e| refused(format!("the model cannot predict `{}`: {e}", goal.property)))?;
+        let predicted = simulated.predicted;
         if !predicted.is_finite() {
             return Err(refused("the model predicted a non-finite value".into()));
         }
+        let at = now.saturating_add(goal.within);
         Ok(DryRun {
             predicted,
-            at: now.saturating_add(goal.within),
+            at,
             meets_goal: goal.op.holds(predicted, goal.threshold),
+            crossing_at: simulated.crossing_at.filter(|t| (now..=at).contains(t)),
+            trajectory: simulated.trajectory,
+            model: simulated.model.map(|m| limits::printable(&m)),
         })
     }
 
@@ -955,16 +1079,16 @@ impl RuleEngine {
             base_version: twin.state().version(),
             result: None,
         };
-        if self.check_safety(twin, &mut proposal, now) {
-            if !self.needs_approval(&proposal) {
-                apply(twin, &mut proposal, None, now);
-            } else if self.pending_count >= self.max_pending {
-                proposal.status = ProposalStatus::Rejected;
-                proposal.reason = Some(format!(
-                    "{} proposals already await approval",
-                    self.max_pending
-                ));
-            }
+        if !self.check_safety(twin, &mut proposal, now) {
+            record_blocked(twin, &mut proposal, now);
+        } else if !self.needs_approval(&proposal) {
+            apply(twin, &mut proposal, None, now);
+        } else if self.pending_count >= self.max_pending {
+            proposal.status = ProposalStatus::Rejected;
+            proposal.reason = Some(format!(
+                "{} proposals already await approval",
+                self.max_pending
+            ));
         }
         self.keep(proposal.clone());
         proposal
@@ -1062,6 +1186,8 @@ impl RuleEngine {
         proposal.updated_at = now;
         if self.check_safety(twin, &mut proposal, now) {
             apply(twin, &mut proposal, Some(approver), now);
+        } else {
+            record_blocked(twin, &mut proposal, now);
         }
         self.pending_count -= 1;
         self.proposals.insert(proposal_id, proposal.clone());
@@ -1147,6 +1273,15 @@ fn check_goal(goal: &Goal) -> Result<(), String> {
         return Err("the goal's `within` must be greater than 0".into());
     }
     Ok(())
+}
+
+/// Records a blocked device action in the twin's audit trail; the entry's
+/// id becomes the proposal's result.
+fn record_blocked(twin: &mut DigitalTwin, proposal: &mut Proposal, now: Millis) {
+    let reason = proposal.reason.clone().unwrap_or_default();
+    if let Some(id) = twin.audit_blocked(proposal, &reason, now) {
+        proposal.result = Some(id.to_string());
+    }
 }
 
 /// Hands an approved (or approval-free) action to the twin.

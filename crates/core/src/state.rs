@@ -53,6 +53,10 @@ pub struct DeviceState {
     delta: BTreeMap<String, Value>,
     metadata: BTreeMap<String, PropertyMetadata>,
     unknown_properties: BTreeSet<String>,
+    /// The device's own state version, from its last report that carried
+    /// one (the WebSocket JSON and MQTT `state` messages do).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    device_version: Option<u64>,
 }
 
 impl DeviceState {
@@ -66,7 +70,20 @@ impl DeviceState {
             delta: BTreeMap::new(),
             metadata: BTreeMap::new(),
             unknown_properties: BTreeSet::new(),
+            device_version: None,
         }
+    }
+
+    /// The device's own state version from its last versioned report
+    /// (`None` until one arrives). Unlike [`DeviceState::version`], which
+    /// counts this twin's changes, it is the same for every twin of the
+    /// device.
+    pub fn device_version(&self) -> Option<u64> {
+        self.device_version
+    }
+
+    pub(crate) fn set_device_version(&mut self, version: u64) {
+        self.device_version = Some(version);
     }
 
     /// The device this state belongs to.

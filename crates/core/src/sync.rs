@@ -31,6 +31,43 @@
 //! Edits without a base version ([`crate::DigitalTwin::set_desired`]) are
 //! last-writer-wins, as before versions existed.
 //!
+//! # Other clients of the same device
+//!
+//! Twins of one device in other pages (or other processes) keep their own
+//! state versions, so a base version cannot order their edits. What orders
+//! them is the device's desired channel: over MQTT every twin follows the
+//! device's `/desired` topic, which the broker delivers to the device and
+//! to every twin in one order; over the WebSocket JSON protocol the server
+//! relays each desired message the device accepted to every client
+//! following the device. Each message names the connection that wrote it
+//! (`origin`), so a twin tells its own edits (their echo) from others'
+//! ([`crate::Inbound::Desired`]). The device applies desired values in that
+//! order, so the last one wins there, and each twin follows it:
+//!
+//! - another client's value arriving while this twin's own edit of the
+//!   property is still queued or on its way (not echoed yet) is older than
+//!   that edit: the device will take ours, the twin keeps it;
+//! - otherwise the twin adopts the other client's value as its desired
+//!   value (its state version rises, source `cloud`; nothing is sent). If
+//!   this twin's own edit was still waiting for the device, that edit lost:
+//!   its audit entry becomes `superseded` and the twin emits an `error`
+//!   event [`crate::TwinError::Conflict`] (code `CONFLICT`, side
+//!   [`ConflictSide::OtherClient`]) with the winner, the value it replaced
+//!   and the current state — "conflict: property `setpoint` was set to 26
+//!   by another client at version 9". Whatever the strategy: the device
+//!   already applied the later value, so the twin reports it rather than
+//!   hiding it; with `reject`, an edit still based on a version before the
+//!   adopted value is refused as stale like any other. The same conflict is
+//!   raised when the device had already taken this twin's edit but the
+//!   other client wrote without having seen that: each desired message
+//!   carries the device version its writer had last seen
+//!   ([`crate::DeviceState::device_version`]), and one older than the
+//!   report of our value was written in ignorance of it. A writer that had
+//!   seen it made an ordinary later edit: adopted without a conflict.
+//!
+//! Two twins of one device sharing one connection cannot tell each other's
+//! edits from their own; give each its own connection.
+//!
 //! # Divergence
 //!
 //! A property *diverges* while it has a desired value the device has not
@@ -79,6 +116,9 @@ pub enum ConflictSide {
     Desired,
     /// A value the device reported.
     Reported,
+    /// Another client's edit, seen on the device's desired channel after
+    /// this twin's own edit (so the device took it last).
+    OtherClient,
 }
 
 /// Why an edit was refused as stale, with what won.
@@ -108,6 +148,18 @@ impl fmt::Display for Conflict {
         let side = match self.winner_side {
             ConflictSide::Desired => "its desired value was changed",
             ConflictSide::Reported => "the device reported it",
+            ConflictSide::OtherClient => {
+                return write!(
+                    f,
+                    "conflict: property `{}` was set to {} by another client at version {}, replacing this twin's pending edit ({}, version {}); current version {}",
+                    self.property,
+                    self.winner,
+                    self.winner_version,
+                    self.attempted,
+                    self.base_version,
+                    self.current_version
+                )
+            }
         };
         write!(
             f,
@@ -231,6 +283,12 @@ pub(crate) struct SyncTracker {
     reported_version: HashMap<String, u64>,
     /// Since when each property of the delta diverges, and its alert.
     diverging: HashMap<String, (Millis, Option<String>)>,
+    /// Per property, desired messages sent and not yet seen coming back on
+    /// the device's desired channel.
+    in_flight: HashMap<String, u32>,
+    /// Per property, the device version at which the device reported this
+    /// twin's latest edit (until another client's edit replaces it).
+    reached: HashMap<String, u64>,
     history: VecDeque<SyncRecord>,
     history_capacity: usize,
     /// Records ever added to the history (a host persisting it reads the
@@ -260,6 +318,45 @@ impl SyncTracker {
 
     pub(crate) fn reported_written(&mut self, property: &str, version: u64) {
         self.reported_version.insert(property.to_string(), version);
+    }
+
+    /// A desired message for `property` went to the transport.
+    pub(crate) fn sent(&mut self, property: &str) {
+        let count = self.in_flight.entry(property.to_string()).or_default();
+        *count = count.saturating_add(1);
+    }
+
+    /// This twin's own desired message for `property` came back.
+    pub(crate) fn echoed(&mut self, property: &str) {
+        if let Some(count) = self.in_flight.get_mut(property) {
+            *count -= 1;
+            if *count == 0 {
+                self.in_flight.remove(property);
+            }
+        }
+    }
+
+    /// The device reported this twin's edit of `property` at its version
+    /// `device_version`.
+    pub(crate) fn reached(&mut self, property: &str, device_version: u64) {
+        self.reached.insert(property.to_string(), device_version);
+    }
+
+    /// Forgets (and returns) the device version at which this twin's edit
+    /// of `property` was reached: another client's value replaces it.
+    pub(crate) fn take_reached(&mut self, property: &str) -> Option<u64> {
+        self.reached.remove(property)
+    }
+
+    /// Whether an own desired message for `property` has not come back yet.
+    pub(crate) fn in_flight(&self, property: &str) -> bool {
+        self.in_flight.contains_key(property)
+    }
+
+    /// Forgets messages in flight (the connection was lost: what is still
+    /// in the delta is sent again).
+    pub(crate) fn forget_in_flight(&mut self) {
+        self.in_flight.clear();
     }
 
     /// Updates a property's divergence after a change; returns the alert to
@@ -415,5 +512,6 @@ impl SyncTracker {
 
     pub(crate) fn clear(&mut self) {
         self.diverging.clear();
+        self.in_flight.clear();
     }
 }

@@ -53,6 +53,23 @@ pub enum Inbound {
         values: BTreeMap<String, Value>,
         /// When the values were measured.
         timestamp: Option<Millis>,
+        /// The device's own state version, when it sends one: a report
+        /// whose version the twin already saw is a duplicate, an older one
+        /// arrived out of order (see [`DigitalTwin::device_version`]).
+        version: Option<u64>,
+    },
+    /// Desired values a client wrote to the device, as the transport saw
+    /// them go by (MQTT `/desired`, a server relaying accepted edits), in
+    /// the order the device receives them.
+    Desired {
+        /// Property name to desired value; `null` clears it.
+        values: BTreeMap<String, Value>,
+        /// The version the message carried (the writer's or the device's).
+        version: u64,
+        /// The device version the writer had last seen, if it said.
+        device_version: Option<u64>,
+        /// Whether this twin's own connection wrote it (its echo).
+        own: bool,
     },
     /// A telemetry record; its values also update reported state.
     Telemetry(TelemetryData),
@@ -61,14 +78,15 @@ pub enum Inbound {
     /// Desired values written by another client of the server (an AWS
     /// device shadow's other writers): taken as the cloud's and not sent
     /// back; `null` clears one. Values the twin refuses are `error` events.
-    Desired {
+    /// The server settles conflicts itself ([`Inbound::DesiredConflict`]).
+    CloudDesired {
         /// Property name to value.
         values: BTreeMap<String, Value>,
     },
     /// The server refused a desired value the twin sent because another
     /// writer changed it first (AWS shadow: `update/rejected` 409). The
     /// twin's desired value has been brought up to date already (an
-    /// `Inbound::Desired`); it emits a `CONFLICT` error for `property`
+    /// `Inbound::CloudDesired`); it emits a `CONFLICT` error for `property`
     /// naming the winner and the value that lost.
     DesiredConflict {
         /// The property.
@@ -93,6 +111,10 @@ pub enum Outbound {
         value: Value,
         /// The state version it belongs to.
         version: u64,
+        /// The device's own version this twin had last seen (see
+        /// [`DigitalTwin::device_version`]), if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device_version: Option<u64>,
     },
     /// A command, now in status `sent`.
     Command(DeviceCommand),
@@ -152,6 +174,8 @@ pub struct DigitalTwin {
     lifecycle: LifecycleState,
     /// Fingerprints of the last telemetry records, oldest first.
     recent_records: VecDeque<u64>,
+    /// The device version and measurement time of the last versioned report.
+    device_report: Option<(u64, Millis)>,
 }
 
 /// The custom merge callback, owned by the twin.
@@ -202,6 +226,7 @@ impl DigitalTwin {
             command_audit: HashMap::new(),
             lifecycle: LifecycleState::Active,
             recent_records: VecDeque::new(),
+            device_report: None,
             property_index,
             config,
             options,
@@ -481,7 +506,7 @@ impl DigitalTwin {
         attempted: Value,
     ) -> TwinError {
         let winner = match side {
-            ConflictSide::Desired => self.state.desired().get(property),
+            ConflictSide::Desired | ConflictSide::OtherClient => self.state.desired().get(property),
             ConflictSide::Reported => self.state.reported().get(property),
         };
         TwinError::Conflict(Box::new(Conflict {
@@ -734,6 +759,36 @@ impl DigitalTwin {
         );
         self.emit(now, EventData::Alert(alert.clone()));
         alert
+    }
+
+    /// Records a rule's or a script's device action that its dry run
+    /// blocked: an audit entry in outcome `blocked`, with the reason, for an
+    /// action that never reached the device. Returns its id.
+    pub(crate) fn audit_blocked(
+        &mut self,
+        proposal: &crate::rules::Proposal,
+        reason: &str,
+        now: Millis,
+    ) -> Option<u64> {
+        let action = match &proposal.action {
+            crate::rules::Action::SetDesired { property, value } => AuditAction::Desired {
+                property: property.clone(),
+                value: value.clone(),
+                version: self.state.version(),
+            },
+            crate::rules::Action::SendCommand { name, payload } => AuditAction::Command {
+                // No command was created: the proposal names it.
+                command_id: format!("proposal-{}", proposal.id),
+                name: name.clone(),
+                payload: payload.clone(),
+            },
+            _ => return None,
+        };
+        let approver = proposal.decided_by.as_deref();
+        let id = self.audit.record(&proposal.actor, approver, action, now);
+        self.audit
+            .advance(id, AuditOutcome::Blocked, Some(reason.to_string()), now);
+        Some(id)
     }
 
     /// Clears a rule's alert once the rule re-armed (unless cleared by hand).
@@ -993,10 +1048,12 @@ impl DigitalTwin {
                             self.desired_audit.remove(&property);
                         }
                     }
+                    self.sync.sent(&property);
                     return Some(Outbound::Desired {
                         property,
                         value,
                         version: self.state.version(),
+                        device_version: self.state.device_version(),
                     });
                 }
                 Queued::Command(id) => {
@@ -1096,6 +1153,8 @@ impl DigitalTwin {
             return;
         }
         self.connection = ConnectionState::Connected;
+        // What was in flight may be lost; the delta is sent again below.
+        self.sync.forget_in_flight();
         let missing: Vec<String> = self
             .state
             .delta()
@@ -1152,15 +1211,31 @@ impl DigitalTwin {
     /// in-process sources (backfill, tests, simulators) use.
     pub fn ingest(&mut self, inbound: Inbound, now: Millis) -> Result<ReportOutcome, TwinError> {
         match inbound {
-            Inbound::Reported { values, timestamp } => {
-                Ok(self.apply_values(values, timestamp.unwrap_or(now), now))
+            Inbound::Reported {
+                values,
+                timestamp,
+                version,
+            } => {
+                let at = timestamp.unwrap_or(now);
+                if let Some(version) = version {
+                    if let Some(ignored) = self.check_device_version(version, at, &values) {
+                        return Ok(ignored);
+                    }
+                }
+                Ok(self.apply_values(values, at, now))
             }
+            Inbound::Desired {
+                values,
+                version,
+                device_version,
+                own,
+            } => Ok(self.apply_desired_seen(values, version, device_version, own, now)),
             Inbound::Telemetry(data) => self.ingest_telemetry(data, now),
             Inbound::CommandResponse(response) => {
                 self.handle_command_response(&response, now)?;
                 Ok(ReportOutcome::default())
             }
-            Inbound::Desired { values } => Ok(self.apply_cloud_desired(values, now)),
+            Inbound::CloudDesired { values } => Ok(self.apply_cloud_desired(values, now)),
             Inbound::DesiredConflict {
                 property,
                 attempted,
@@ -1181,6 +1256,42 @@ impl DigitalTwin {
                 })
             }
         }
+    }
+
+    /// The device's own state version from its last versioned report (see
+    /// [`DeviceState::device_version`]).
+    pub fn device_version(&self) -> Option<u64> {
+        self.state.device_version()
+    }
+
+    /// Checks a report's device version against the last one seen: the
+    /// same version again (no newer timestamp) is a redelivery, an older
+    /// version with an older or equal timestamp arrived out of order; both
+    /// are ignored. An older version with a newer timestamp means the
+    /// device restarted and counts again, so it is taken.
+    fn check_device_version(
+        &mut self,
+        version: u64,
+        at: Millis,
+        values: &BTreeMap<String, Value>,
+    ) -> Option<ReportOutcome> {
+        if let Some((seen, seen_at)) = self.device_report {
+            if version == seen && at <= seen_at {
+                return Some(ReportOutcome {
+                    duplicate: true,
+                    ..ReportOutcome::default()
+                });
+            }
+            if version < seen && at <= seen_at {
+                return Some(ReportOutcome {
+                    stale: values.keys().map(|k| limits::printable(k)).collect(),
+                    ..ReportOutcome::default()
+                });
+            }
+        }
+        self.device_report = Some((version, at));
+        self.state.set_device_version(version);
+        None
     }
 
     /// Writes desired values another client set on the server, without
@@ -1216,6 +1327,100 @@ impl DigitalTwin {
         }
         if !outcome.applied.is_empty() {
             self.emit_state(now);
+        }
+        for alert in alerts {
+            self.emit(now, EventData::Alert(alert));
+        }
+        outcome
+    }
+
+    /// Desired values seen on the device's desired channel (see
+    /// [`crate::sync`], "Other clients of the same device").
+    fn apply_desired_seen(
+        &mut self,
+        values: BTreeMap<String, Value>,
+        version: u64,
+        writer_saw: Option<u64>,
+        own: bool,
+        now: Millis,
+    ) -> ReportOutcome {
+        let mut outcome = ReportOutcome::default();
+        if own {
+            for property in values.keys() {
+                self.sync.echoed(property);
+            }
+            return outcome;
+        }
+        let mut alerts = Vec::new();
+        let mut conflicts = Vec::new();
+        for (property, value) in values {
+            if let Err(error) = self.check_desired(&property, &value) {
+                outcome.rejected.push((limits::printable(&property), error));
+                continue;
+            }
+            if self.queued_desired.contains(&property) || self.sync.in_flight(&property) {
+                // Our own edit reaches the device after this one: ours wins.
+                outcome.stale.push(property);
+                continue;
+            }
+            let current = self.state.desired().get(&property).cloned();
+            let unchanged = match &current {
+                Some(current) => same_value(current, &value),
+                None => value.is_null(),
+            };
+            if unchanged {
+                continue;
+            }
+            let base_version = self.sync.desired_version(&property);
+            // Our edit the device already took, overwritten by a writer who
+            // had not seen the device take it: as lost as a pending one.
+            let reached_unseen = self
+                .sync
+                .take_reached(&property)
+                .is_some_and(|reached| writer_saw.is_some_and(|saw| saw < reached));
+            let adopted = (!value.is_null()).then(|| value.clone());
+            self.state
+                .write_desired(&property, adopted, UpdateSource::Cloud, now);
+            let winner_version = self.state.version();
+            self.sync.desired_written(&property, winner_version);
+            let pending = self.desired_audit.remove(&property);
+            if let Some(id) = pending {
+                let detail = format!(
+                    "another client set it to {value} (its version {version}) before the device reached this value"
+                );
+                self.audit
+                    .advance(id, AuditOutcome::Superseded, Some(detail), now);
+            }
+            if pending.is_some() || reached_unseen {
+                conflicts.push(Conflict {
+                    property: property.clone(),
+                    base_version,
+                    current_version: winner_version,
+                    winner_version,
+                    winner_side: ConflictSide::OtherClient,
+                    winner: value,
+                    attempted: current.unwrap_or(Value::Null),
+                    state: self.state.clone(),
+                });
+            }
+            self.refresh_divergence(&property, now, &mut alerts);
+            outcome.applied.push(property);
+        }
+        for (key, error) in &outcome.rejected {
+            self.emit_error(now, error, Some(key));
+        }
+        if !outcome.applied.is_empty() {
+            self.emit_state(now);
+        }
+        for mut conflict in conflicts {
+            conflict.current_version = self.state.version();
+            conflict.state = self.state.clone();
+            let property = conflict.property.clone();
+            self.emit_error(
+                now,
+                &TwinError::Conflict(Box::new(conflict)),
+                Some(&property),
+            );
         }
         for alert in alerts {
             self.emit(now, EventData::Alert(alert));
@@ -1446,6 +1651,9 @@ impl DigitalTwin {
         self.sync.reported_written(key, self.state.version());
         if self.state.desired().contains_key(key) && !self.state.delta().contains_key(key) {
             if let Some(id) = self.desired_audit.remove(key) {
+                if let Some(device_version) = self.state.device_version() {
+                    self.sync.reached(key, device_version);
+                }
                 self.audit
                     .advance(id, AuditOutcome::Reached, None, timestamp);
             }

@@ -171,8 +171,20 @@ pub struct Desired {
     pub device_id: String,
     /// Property name to desired value; `null` clears it.
     pub desired: BTreeMap<String, Value>,
-    /// The twin's state version these values belong to.
+    /// The writer's state version these values belong to (a twin's own
+    /// version when a twin sends it; the device's version when a server
+    /// relays what the device accepted).
     pub version: u64,
+    /// Who wrote it: an opaque id of the sending connection, so a client
+    /// that follows the device's desired values (MQTT `/desired`, or a
+    /// server relaying them) can tell its own edits from other clients'.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// The device's own version the writer had last seen when it wrote
+    /// (from the device's reports), so another client can tell whether the
+    /// writer knew of an edit the device had already taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_version: Option<u64>,
 }
 
 /// `commandResponse`: a [`CommandResponse`] with its device.
@@ -320,7 +332,12 @@ impl Message {
         };
         match self {
             Self::State(state) => check_map("reported", &state.reported),
-            Self::Desired(desired) => check_map("desired", &desired.desired),
+            Self::Desired(desired) => {
+                if let Some(origin) = &desired.origin {
+                    check_id(origin).map_err(|r| invalid("origin", r))?;
+                }
+                check_map("desired", &desired.desired)
+            }
             Self::Telemetry(data) => data.values.keys().try_for_each(|key| {
                 limits::check_name(key).map_err(|e| invalid("values", e.to_string()))?;
                 Ok(())
@@ -656,6 +673,8 @@ mod tests {
                 ]
                 .into(),
                 version: 8,
+                origin: None,
+                device_version: None,
             }),
             json!({"type": "desired", "deviceId": "t-1", "desired": {"setpoint": 22, "mode": null}, "version": 8}),
         );
@@ -875,7 +894,7 @@ mod tests {
                 desired in proptest::collection::btree_map(name(), scalar(), 0..8),
                 version in any::<u64>(),
             ) {
-                let message = Message::Desired(Desired { device_id, desired, version });
+                let message = Message::Desired(Desired { device_id, desired, version, origin: None, device_version: None });
                 prop_assert_eq!(decode(&message.encode()).unwrap(), message);
             }
 

@@ -167,7 +167,8 @@ fn network_errors_and_5xx_take_the_link_down_and_bad_bodies_are_rejected() {
             Outbound::Desired {
                 property: "p".into(),
                 value: json!(1),
-                version: 1
+                version: 1,
+                device_version: None,
             },
             5_000
         )

@@ -78,7 +78,9 @@ fn state_telemetry_and_command_responses_reach_their_twin() {
     match &events[0] {
         LinkEvent::Inbound {
             device_id,
-            inbound: Inbound::Reported { values, timestamp },
+            inbound: Inbound::Reported {
+                values, timestamp, ..
+            },
         } => {
             assert_eq!(device_id, "a");
             assert_eq!(values["t"], json!(1));
@@ -108,7 +110,10 @@ fn bad_frames_are_rejected_and_nothing_else_happens() {
         ),
         text(json!({"type": "nonsense", "deviceId": "a"})),
         text(json!({"type": "state", "deviceId": "zz", "reported": {}})),
-        text(json!({"type": "desired", "deviceId": "a", "desired": {}, "version": 1})),
+        text(json!({"type": "hello", "deviceId": "a"})),
+        text(
+            json!({"type": "desired", "deviceId": "a", "desired": {}, "version": 1, "origin": "\u{7}"}),
+        ),
         Frame::Binary(vec![0xff, 0xfe]),
     ];
     for frame in bad {
@@ -130,6 +135,7 @@ fn outbound_while_down_is_queued_bounded_and_sent_in_order_on_open() {
         property: "sp".into(),
         value: json!(v),
         version: v as u64,
+        device_version: None,
     };
     for v in 0..MAX_QUEUED_MESSAGES as i64 {
         link.send("a", desired(v), 0).unwrap();
@@ -141,7 +147,8 @@ fn outbound_while_down_is_queued_bounded_and_sent_in_order_on_open() {
     assert_eq!(out.len(), 1 + MAX_QUEUED_MESSAGES);
     assert_eq!(
         out[1],
-        json!({"type": "desired", "deviceId": "a", "desired": {"sp": 0}, "version": 0})
+        json!({"type": "desired", "deviceId": "a", "desired": {"sp": 0}, "version": 0,
+               "origin": link.origin()})
     );
     assert_eq!(
         out.last().unwrap()["desired"]["sp"],
@@ -196,4 +203,60 @@ fn close_is_down_once_and_leave_forgets_the_device() {
         vec![LinkEvent::Up],
         "no hello for a device that left"
     );
+}
+
+#[test]
+fn state_versions_and_relayed_desired_values_reach_the_twin() {
+    let mut link = JsonLink::new(None);
+    link.join("a", 0);
+    link.handle_open(0);
+    drain(&mut link);
+    link.handle_frame(
+        text(json!({"type": "state", "deviceId": "a", "reported": {"sp": 21}, "version": 7, "timestamp": 5})),
+        6,
+    );
+    // The server relays what the device accepted: ours, then another client's.
+    let ours = link.origin().to_string();
+    link.handle_frame(
+        text(json!({"type": "desired", "deviceId": "a", "desired": {"sp": 22}, "version": 8, "origin": ours})),
+        7,
+    );
+    link.handle_frame(
+        text(json!({"type": "desired", "deviceId": "a", "desired": {"sp": 26}, "version": 9, "origin": "someone-else", "deviceVersion": 7})),
+        8,
+    );
+    let inbound: Vec<Inbound> = drain(&mut link)
+        .into_iter()
+        .map(|e| match e {
+            LinkEvent::Inbound { device_id, inbound } => {
+                assert_eq!(device_id, "a");
+                inbound
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        inbound,
+        vec![
+            Inbound::Reported {
+                values: [("sp".to_string(), json!(21))].into(),
+                timestamp: Some(5),
+                version: Some(7),
+            },
+            Inbound::Desired {
+                values: [("sp".to_string(), json!(22))].into(),
+                version: 8,
+                device_version: None,
+                own: true,
+            },
+            Inbound::Desired {
+                values: [("sp".to_string(), json!(26))].into(),
+                version: 9,
+                device_version: Some(7),
+                own: false,
+            },
+        ]
+    );
+    // Two links never share an origin.
+    assert_ne!(JsonLink::new(None).origin(), link.origin());
 }

@@ -62,7 +62,7 @@ proptest! {
                     // Some reports arrive late, measured before `now`.
                     let at = now - back;
                     let out = twin.ingest(
-                        twinkit_core::Inbound::Reported { values: [(k, v)].into(), timestamp: Some(at) },
+                        twinkit_core::Inbound::Reported { values: [(k, v)].into(), timestamp: Some(at), version: None },
                         now,
                     ).unwrap();
                     !out.applied.is_empty()

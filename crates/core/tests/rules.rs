@@ -532,7 +532,16 @@ fn an_action_whose_dry_run_misses_its_goal_is_blocked() {
     assert_eq!(run.at, 600_002);
     assert!(p.reason.unwrap().contains("dry run"));
     assert!(twin.state().desired().is_empty());
-    assert!(twin.audit().is_empty());
+    assert_eq!(twin.outbound_len(), 0);
+    // Both refusals are in the audit trail, as blocked, with the reason.
+    let blocked: Vec<_> = twin.audit().entries().collect();
+    assert_eq!(blocked.len(), 2);
+    for entry in &blocked {
+        assert_eq!(entry.outcome(), twinkit_core::AuditOutcome::Blocked);
+        assert_eq!(entry.actor(), &twinkit_core::Actor::rule("cool"));
+    }
+    assert!(blocked[0].detail().unwrap().contains("no model"));
+    assert!(blocked[1].detail().unwrap().contains("dry run"));
     // A strong one: 73 + (81 − 73)·e⁻¹ ≈ 75.9 after ten minutes: applied.
     engine.set_model(thermal_model(0.02));
     read(&mut twin, "temperature", 79.0, 3);
@@ -712,4 +721,29 @@ fn rule_alerts_and_audit_outcomes_follow_the_device() {
     assert_eq!(entry.actor(), &Actor::rule("fan"));
     let options = TwinOptions::default();
     assert_eq!(options.audit_capacity, 1_000);
+}
+
+#[test]
+fn a_simulated_trajectory_gives_the_horizon_value_and_the_first_crossing() {
+    use twinkit_core::{Goal, Simulated};
+    let goal: Goal = serde_json::from_value(
+        serde_json::json!({"property": "t", "op": "below", "threshold": 20, "within": 30}),
+    )
+    .unwrap();
+    let points = [
+        (100, 25.0),
+        (110, 21.0),
+        (120, 19.5),
+        (130, 18.0),
+        (140, 17.0),
+    ];
+    let s = Simulated::from_trajectory(&points, &goal, 100).unwrap();
+    assert_eq!(s.predicted, 18.0, "the value at now + within");
+    assert_eq!(s.crossing_at, Some(120));
+    let t = s.trajectory.unwrap();
+    assert_eq!(
+        (t.start, t.end, t.min, t.max, t.points),
+        (25.0, 18.0, 18.0, 25.0, 4)
+    );
+    assert!(Simulated::from_trajectory(&[], &goal, 100).is_none());
 }

@@ -101,5 +101,69 @@ fn the_what_if_scenario_blocks_an_action_that_falls_short() {
     assert!(!p.dry_run.unwrap().meets_goal);
     assert_eq!(twin.state(), &state);
     assert_eq!(twin.outbound_len(), 0);
-    assert!(twin.audit().is_empty());
+    let outcomes: Vec<_> = twin.audit().entries().map(|e| e.outcome()).collect();
+    assert_eq!(outcomes, [twinkit_core::AuditOutcome::Blocked]);
+}
+
+#[test]
+fn the_analytics_what_if_model_reports_the_trajectory_and_the_crossing() {
+    use twinkit_analytics::action_model::WhatIfModel;
+    use twinkit_core::AuditOutcome;
+    let (mut twin, now) = room();
+    let mut engine = RuleEngine::new();
+    engine.set_model(WhatIfModel::new(ModelKind::Thermal));
+    engine.set_policy(ApprovalPolicy::None);
+    let heat = Action::SetDesired {
+        property: "heater".into(),
+        value: json!(true),
+    };
+    let goal = |threshold: f64| -> Goal {
+        serde_json::from_value(json!({"property": "temperature", "op": "above",
+            "threshold": threshold, "within": 1_800_000}))
+        .unwrap()
+    };
+    // A dry run alone: the same answer as the hand-made adapter, plus the
+    // crossing and the trajectory, and nothing changes.
+    let state = twin.state().clone();
+    let run = engine.dry_run(&twin, &heat, &goal(22.0), now).unwrap();
+    assert!(run.meets_goal);
+    assert!((run.predicted - whatif(&twin, &heat, &goal(22.0), now).unwrap()).abs() < 1e-9);
+    assert_eq!(run.model.as_deref(), Some("thermal"));
+    let crossing = run.crossing_at.unwrap();
+    // 15.2 → 22 under 33 − 17.8·e^(−t/30 min): about 14 minutes.
+    let minutes = (crossing - now) as f64 / 60_000.0;
+    assert!((10.0..18.0).contains(&minutes), "{minutes}");
+    let trajectory = run.trajectory.unwrap();
+    assert!(
+        trajectory.start < 16.0 && trajectory.end > 26.0,
+        "{trajectory:?}"
+    );
+    assert_eq!(trajectory.max, trajectory.end);
+    assert_eq!(twin.state(), &state);
+    assert_eq!(twin.outbound_len(), 0);
+    // A goal the heater cannot meet: blocked, and the audit trail says so.
+    let p = engine
+        .propose(
+            &mut twin,
+            twinkit_core::Actor::script("ops"),
+            heat.clone(),
+            Some(goal(30.0)),
+            now,
+        )
+        .unwrap();
+    assert_eq!(p.status, ProposalStatus::Blocked, "{p:?}");
+    assert!(p.dry_run.as_ref().unwrap().crossing_at.is_none());
+    assert_eq!(twin.state(), &state);
+    assert_eq!(twin.outbound_len(), 0);
+    let entry = twin.audit().entries().last().unwrap();
+    assert_eq!(entry.outcome(), AuditOutcome::Blocked);
+    assert!(entry.detail().unwrap().contains("dry run"), "{entry:?}");
+    assert_eq!(p.result, Some(entry.id().to_string()));
+    // A command cannot be simulated: blocked with the reason.
+    let purge = Action::SendCommand {
+        name: "purge".into(),
+        payload: json!({}),
+    };
+    let err = engine.dry_run(&twin, &purge, &goal(22.0), now).unwrap_err();
+    assert!(err.to_string().contains("only desired values"), "{err}");
 }

@@ -7,8 +7,8 @@ use common::{local_twin, of_type, record, thermostat_config, values};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use twinkit_core::{
-    AlertCondition, AlertStatus, ConflictSide, ConflictStrategy, DigitalTwin, EventType,
-    MergeDecision, Outbound, SyncDirection, TwinError, TwinOptions,
+    AlertCondition, AlertStatus, AuditOutcome, ConflictSide, ConflictStrategy, DigitalTwin,
+    EventData, EventType, Inbound, MergeDecision, Outbound, SyncDirection, TwinError, TwinOptions,
 };
 
 fn twin_with_strategy(strategy: ConflictStrategy) -> DigitalTwin {
@@ -480,4 +480,272 @@ fn sync_history_is_bounded() {
     assert_eq!(h.len(), 5);
     assert_eq!(h[0].timestamp, 16);
     assert_eq!(h[4].timestamp, 20);
+}
+
+// ----- other clients of the same device --------------------------------------
+
+/// A connected twin of device `d` (as a transport would make it).
+fn connected(id: &str) -> DigitalTwin {
+    let mut twin = local_twin(id);
+    twin.connect(0);
+    twin
+}
+
+/// The desired values a twin sends, as the device's desired channel
+/// carries them.
+fn sent_desired(twin: &mut DigitalTwin, now: u64) -> Vec<(String, Value, u64)> {
+    std::iter::from_fn(|| twin.poll_outbound(now))
+        .filter_map(|o| match o {
+            Outbound::Desired {
+                property,
+                value,
+                version,
+                ..
+            } => Some((property, value, version)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn seen(property: &str, value: &Value, version: u64, own: bool) -> Inbound {
+    seen_after(property, value, version, None, own)
+}
+
+/// A desired message whose writer had last seen device version `saw`.
+fn seen_after(property: &str, value: &Value, version: u64, saw: Option<u64>, own: bool) -> Inbound {
+    Inbound::Desired {
+        values: [(property.to_string(), value.clone())].into(),
+        version,
+        device_version: saw,
+        own,
+    }
+}
+
+#[test]
+fn two_clients_race_through_the_desired_channel_and_the_loser_sees_the_winner() {
+    let mut a = connected("d");
+    let mut b = connected("d");
+    let a_events = record(&a);
+    let b_events = record(&b);
+    a.set_desired("setpoint", json!(62), 1).unwrap();
+    b.set_desired("setpoint", json!(66), 1).unwrap();
+    let from_a = sent_desired(&mut a, 2).remove(0);
+    let from_b = sent_desired(&mut b, 2).remove(0);
+    // The broker delivers A's message first, then B's, to everyone: the
+    // device ends at 66, B's value.
+    let (ap, av, aver) = &from_a;
+    let (bp, bv, bver) = &from_b;
+    // B sees A's edit while its own is still on its way: ours comes later.
+    let out = b.ingest(seen(ap, av, *aver, false), 3).unwrap();
+    assert_eq!(out.stale, vec!["setpoint".to_string()]);
+    b.ingest(seen(bp, bv, *bver, true), 4).unwrap();
+    assert_eq!(b.state().desired()["setpoint"], json!(66));
+    // A sees its echo, then B's later edit: A lost and is told.
+    a.ingest(seen(ap, av, *aver, true), 3).unwrap();
+    let a_before = a.state().version();
+    let out = a.ingest(seen(bp, bv, *bver, false), 4).unwrap();
+    assert_eq!(out.applied, vec!["setpoint".to_string()]);
+    assert_eq!(
+        a.state().desired()["setpoint"],
+        json!(66),
+        "A shows the winner"
+    );
+    assert!(a.state().version() > a_before);
+    assert_eq!(a.outbound_len(), 0, "an adopted value is not sent again");
+    let errors = of_type(&a_events, EventType::Error);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let EventData::Error(info) = &errors[0].data else {
+        unreachable!()
+    };
+    assert_eq!(info.code, "CONFLICT");
+    assert_eq!(info.property.as_deref(), Some("setpoint"));
+    assert!(
+        info.message
+            .contains("property `setpoint` was set to 66 by another client at version"),
+        "{}",
+        info.message
+    );
+    assert!(
+        of_type(&b_events, EventType::Error).is_empty(),
+        "the winner has nothing to hear"
+    );
+    // A's own edit is superseded in its audit trail, with the reason.
+    let entry = a.audit().entries().last().unwrap();
+    assert_eq!(entry.outcome(), AuditOutcome::Superseded);
+    assert!(entry.detail().unwrap().contains("another client"));
+    // A page still editing on the version it read before is refused.
+    let lost = conflict(
+        a.set_desired_if("setpoint", json!(60), a_before, 5)
+            .unwrap_err(),
+    );
+    assert_eq!(lost.winner, json!(66));
+    // The device reports the winner: both twins are in sync.
+    for twin in [&mut a, &mut b] {
+        twin.apply_reported(values(&[("setpoint", json!(66))]), 6);
+        assert!(twin.state().delta().is_empty());
+    }
+}
+
+#[test]
+fn another_clients_later_edit_is_followed_and_echoes_change_nothing() {
+    let mut a = connected("d");
+    let events = record(&a);
+    // No edit of ours pending: another client's value is simply adopted.
+    a.ingest(seen("mode", &json!("eco"), 4, false), 1).unwrap();
+    assert_eq!(a.state().desired()["mode"], json!("eco"));
+    assert!(of_type(&events, EventType::Error).is_empty());
+    assert_eq!(of_type(&events, EventType::StateChange).len(), 1);
+    // The same value again changes nothing; a bad one is refused by name.
+    let version = a.state().version();
+    a.ingest(seen("mode", &json!("eco"), 5, false), 2).unwrap();
+    assert_eq!(a.state().version(), version);
+    let out = a
+        .ingest(seen("setpoint", &json!(500), 6, false), 3)
+        .unwrap();
+    assert_eq!(out.rejected[0].1.code(), "OUT_OF_RANGE");
+    let out = a
+        .ingest(seen("temperature", &json!(50), 6, false), 3)
+        .unwrap();
+    assert_eq!(out.rejected[0].1.code(), "NOT_WRITABLE");
+    assert!(a.state().desired().get("setpoint").is_none());
+    // Our own edit reached the device before another client's: the other
+    // client's later edit replaces it quietly (nothing of ours was pending).
+    a.set_desired("setpoint", json!(70), 4).unwrap();
+    let (p, v, ver) = sent_desired(&mut a, 5).remove(0);
+    a.ingest(seen(&p, &v, ver, true), 6).unwrap();
+    a.apply_reported(values(&[("setpoint", json!(70))]), 7);
+    let errors_before = of_type(&events, EventType::Error).len();
+    a.ingest(seen("setpoint", &json!(72), 9, false), 8).unwrap();
+    assert_eq!(a.state().desired()["setpoint"], json!(72));
+    assert_eq!(of_type(&events, EventType::Error).len(), errors_before);
+}
+
+#[test]
+fn an_edit_the_device_took_is_lost_to_a_writer_who_had_not_seen_it() {
+    let device = |twin: &mut DigitalTwin, value: i64, version: u64, at: u64| {
+        twin.ingest(
+            Inbound::Reported {
+                values: values(&[("setpoint", json!(value))]),
+                timestamp: Some(at),
+                version: Some(version),
+            },
+            at,
+        )
+        .unwrap();
+    };
+    let mut a = connected("d");
+    let events = record(&a);
+    device(&mut a, 60, 10, 1);
+    a.set_desired("setpoint", json!(62), 2).unwrap();
+    let sent = a.poll_outbound(3).unwrap();
+    assert!(
+        matches!(
+            sent,
+            Outbound::Desired {
+                device_version: Some(10),
+                ..
+            }
+        ),
+        "the edit says which device version its writer had seen: {sent:?}"
+    );
+    a.ingest(seen("setpoint", &json!(62), 1, true), 4).unwrap();
+    // The device takes 62 at its version 11 before the other client's
+    // edit, written when that client had only seen version 10, arrives.
+    device(&mut a, 62, 11, 5);
+    assert!(a.state().delta().is_empty());
+    a.ingest(seen_after("setpoint", &json!(66), 3, Some(10), false), 6)
+        .unwrap();
+    assert_eq!(a.state().desired()["setpoint"], json!(66));
+    let errors = of_type(&events, EventType::Error);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    // A writer who had seen version 11 made an ordinary later edit.
+    device(&mut a, 66, 12, 7);
+    a.set_desired("setpoint", json!(64), 8).unwrap();
+    a.poll_outbound(8);
+    a.ingest(seen("setpoint", &json!(64), 5, true), 9).unwrap();
+    device(&mut a, 64, 13, 10);
+    a.ingest(seen_after("setpoint", &json!(70), 6, Some(13), false), 11)
+        .unwrap();
+    assert_eq!(a.state().desired()["setpoint"], json!(70));
+    assert_eq!(
+        of_type(&events, EventType::Error).len(),
+        1,
+        "no new conflict"
+    );
+    // Nor is a writer who does not say what it had seen.
+    device(&mut a, 70, 14, 12);
+    a.ingest(seen("setpoint", &json!(72), 7, false), 13)
+        .unwrap();
+    assert_eq!(of_type(&events, EventType::Error).len(), 1);
+}
+
+#[test]
+fn a_reconnect_forgets_what_was_in_flight() {
+    let mut a = connected("d");
+    a.set_desired("setpoint", json!(62), 1).unwrap();
+    sent_desired(&mut a, 2);
+    a.handle_disconnected(Some("gone"), 3);
+    a.handle_connected(4);
+    // The delta is queued again: another client's edit arriving now is
+    // still older than ours.
+    let out = a.ingest(seen("setpoint", &json!(66), 9, false), 5).unwrap();
+    assert_eq!(out.stale, vec!["setpoint".to_string()]);
+    sent_desired(&mut a, 6);
+    a.ingest(seen("setpoint", &json!(62), 10, true), 7).unwrap();
+    // Echoed: a later edit by someone else wins and is reported.
+    let out = a
+        .ingest(seen("setpoint", &json!(66), 11, false), 8)
+        .unwrap();
+    assert_eq!(out.applied, vec!["setpoint".to_string()]);
+}
+
+// ----- the device's own version ----------------------------------------------
+
+fn report(value: i64, version: u64, timestamp: u64) -> Inbound {
+    Inbound::Reported {
+        values: values(&[("setpoint", json!(value))]),
+        timestamp: Some(timestamp),
+        version: Some(version),
+    }
+}
+
+#[test]
+fn device_versions_drop_redeliveries_and_late_reports_and_survive_a_restart() {
+    let mut twin = local_twin("d");
+    assert_eq!(twin.device_version(), None);
+    let out = twin.ingest(report(60, 5, 100), 100).unwrap();
+    assert_eq!(out.applied, vec!["setpoint".to_string()]);
+    assert_eq!(twin.device_version(), Some(5));
+    assert_eq!(twin.state().device_version(), Some(5));
+    let version = twin.state().version();
+    // The same report again (a redelivery): ignored.
+    let out = twin.ingest(report(60, 5, 100), 101).unwrap();
+    assert!(out.duplicate && out.applied.is_empty());
+    // An older version, measured earlier, arriving late: ignored.
+    let out = twin.ingest(report(58, 4, 90), 102).unwrap();
+    assert_eq!(out.stale, vec!["setpoint".to_string()]);
+    assert_eq!(twin.property("setpoint"), Some(&json!(60)));
+    assert_eq!(twin.state().version(), version);
+    // Newer: taken.
+    twin.ingest(report(61, 8, 110), 111).unwrap();
+    assert_eq!(twin.property("setpoint"), Some(&json!(61)));
+    // The device restarted and counts from 1 again, measured later: taken.
+    let out = twin.ingest(report(63, 1, 200), 201).unwrap();
+    assert_eq!(out.applied, vec!["setpoint".to_string()]);
+    assert_eq!(twin.device_version(), Some(1));
+    // Reports without a version are taken as before.
+    twin.ingest(
+        Inbound::Reported {
+            values: values(&[("setpoint", json!(64))]),
+            timestamp: Some(210),
+            version: None,
+        },
+        210,
+    )
+    .unwrap();
+    assert_eq!(twin.property("setpoint"), Some(&json!(64)));
+    assert_eq!(
+        serde_json::to_value(twin.state()).unwrap()["deviceVersion"],
+        json!(1)
+    );
 }

@@ -247,6 +247,7 @@ fn an_older_report_does_not_overwrite_a_newer_one() {
             Inbound::Reported {
                 values: values(&[("temperature", json!(60))]),
                 timestamp: Some(1_000),
+                version: None,
             },
             6_000,
         )
@@ -583,7 +584,8 @@ fn connection_lifecycle_and_desired_resync() {
         Some(Outbound::Desired {
             property: "setpoint".into(),
             value: json!(71),
-            version: 2
+            version: 2,
+            device_version: None,
         })
     );
     assert_eq!(twin.poll_outbound(4), None);

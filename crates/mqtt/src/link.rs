@@ -3,8 +3,12 @@
 //! connection (WebSocket subprotocol `mqtt`).
 //!
 //! Each twin subscribes (QoS 1) to its device's `telemetry`, `reported`,
-//! `commands/response` and `status` topics; desired values and commands
-//! are published at QoS 1 on `desired` and `commands`. Payloads are the
+//! `desired`, `commands/response` and `status` topics; desired values and
+//! commands are published at QoS 1 on `desired` and `commands`. Desired
+//! messages name this link as their `origin`, so what comes back on
+//! `desired` reaches the twin as its own echo or as another client's edit
+//! (`twinkit_core::sync`, "Other clients of the same device"); `state`
+//! messages keep the device's `version`. Payloads are the
 //! JSON messages of `twinkit_core::wire` (the same vocabulary as the
 //! WebSocket JSON protocol), checked before anything reaches a twin.
 //!
@@ -45,6 +49,8 @@ enum Mode {
 pub struct MqttLink {
     session: MqttSession,
     mode: Mode,
+    /// Names this link's desired messages, to tell their echo from others'.
+    origin: String,
     devices: BTreeSet<String>,
     up: bool,
     events: VecDeque<LinkEvent>,
@@ -114,6 +120,7 @@ impl MqttLink {
         MqttLink {
             session,
             mode,
+            origin: twinkit_core::ids::uuid_v4(),
             devices: BTreeSet::new(),
             up: false,
             events: VecDeque::new(),
@@ -145,6 +152,11 @@ impl MqttLink {
                 } => self.reject(device_id, code, message),
             }
         }
+    }
+
+    /// The id this link writes as the `origin` of its desired messages.
+    pub fn origin(&self) -> &str {
+        &self.origin
     }
 
     /// The session (for its counters and options).
@@ -232,6 +244,13 @@ impl MqttLink {
             (Channel::Reported, WireMessage::State(state)) => Inbound::Reported {
                 values: state.reported,
                 timestamp: state.timestamp,
+                version: state.version,
+            },
+            (Channel::Desired, WireMessage::Desired(desired)) => Inbound::Desired {
+                own: desired.origin.as_deref() == Some(self.origin.as_str()),
+                values: desired.desired,
+                version: desired.version,
+                device_version: desired.device_version,
             },
             (Channel::CommandResponse, WireMessage::CommandResponse(reply)) => {
                 Inbound::CommandResponse(reply.into_response())
@@ -349,12 +368,15 @@ impl Link for MqttLink {
                 property,
                 value,
                 version,
+                device_version,
             } => (
                 Channel::Desired,
                 WireMessage::Desired(Desired {
                     device_id: device_id.to_string(),
                     desired: [(property, value)].into(),
                     version,
+                    origin: Some(self.origin.clone()),
+                    device_version,
                 }),
             ),
             Outbound::Command(command) => (Channel::Commands, WireMessage::Command(command)),

@@ -324,6 +324,7 @@ impl ShadowDocument {
         Some(Inbound::Reported {
             values: reported,
             timestamp: seconds_to_millis(self.timestamp),
+            version: None,
         })
     }
 
@@ -369,6 +370,7 @@ impl ShadowRequest {
         Ok(Inbound::Reported {
             values,
             timestamp: None,
+            version: None,
         })
     }
 
@@ -416,6 +418,7 @@ pub fn outbound_to_request(outbound: &Outbound) -> Result<ShadowRequest, ShadowM
             property,
             value,
             version,
+            ..
         } => Ok(ShadowRequest::desired(
             BTreeMap::from([(property.clone(), value.clone())]),
             Some(format!("twinkit-v{version}")),
@@ -461,6 +464,7 @@ mod tests {
             property: "setpoint".into(),
             value: json!(21.5),
             version: 3,
+            device_version: None,
         })
         .unwrap();
         assert_eq!(

@@ -86,7 +86,7 @@ pub(crate) struct ShadowLink {
 }
 
 fn state_map(values: BTreeMap<String, Value>) -> Inbound {
-    Inbound::Desired { values }
+    Inbound::CloudDesired { values }
 }
 
 impl ShadowLink {
@@ -159,6 +159,7 @@ impl ShadowLink {
                 property,
                 value,
                 version,
+                ..
             } => (property.clone(), value.clone(), *version),
             Outbound::Command(_) => {
                 return Err(

@@ -166,11 +166,14 @@ impl TopicScheme {
         format!("{}/+/{}", self.prefix, channel.suffix())
     }
 
-    /// What a twin subscribes to: the device-to-twin channels of one device.
+    /// What a twin subscribes to: the device-to-twin channels of one device,
+    /// and its `desired` channel, so the twin sees other clients' edits in
+    /// the order the device receives them (and its own coming back).
     pub fn twin_subscriptions(&self, device_id: &str) -> Result<Vec<String>, TopicError> {
         [
             Channel::Telemetry,
             Channel::Reported,
+            Channel::Desired,
             Channel::CommandResponse,
             Channel::Status,
         ]

@@ -178,6 +178,7 @@ fn desired_values_and_commands_are_published_as_wire_messages() {
             property: "sp".into(),
             value: json!(22),
             version: 3,
+            device_version: Some(7),
         },
         5,
     )
@@ -198,7 +199,8 @@ fn desired_values_and_commands_are_published_as_wire_messages() {
         published,
         vec![(
             "twinkit/dev-1/desired".to_string(),
-            json!({"type": "desired", "deviceId": "dev-1", "desired": {"sp": 22}, "version": 3})
+            json!({"type": "desired", "deviceId": "dev-1", "desired": {"sp": 22}, "version": 3,
+                   "origin": link.origin(), "deviceVersion": 7})
         )]
     );
 }

@@ -51,7 +51,8 @@ fn update_requests_from_the_mqtt_topics_page() {
         reported.to_inbound().unwrap(),
         Inbound::Reported {
             values: map(json!({"color": "red", "power": "on"})),
-            timestamp: None
+            timestamp: None,
+            version: None,
         }
     );
     // What we build for a report serializes to AWS's own example.
@@ -88,7 +89,8 @@ fn documents_with_delta_from_the_documents_page() {
         doc.to_inbound().unwrap(),
         Inbound::Reported {
             values: map(json!({"color": "GREEN", "engine": "ON"})),
-            timestamp: None
+            timestamp: None,
+            version: None,
         }
     );
 
@@ -110,6 +112,7 @@ fn documents_with_delta_from_the_documents_page() {
         Inbound::Reported {
             values: map(json!({"lights": {"color": {"r": 255, "g": 0, "b": 255}}})),
             timestamp: Some(123_456_789_000),
+            version: None,
         }
     );
 }

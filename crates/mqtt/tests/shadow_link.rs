@@ -107,6 +107,7 @@ fn desired(property: &str, value: Value, version: u64) -> Outbound {
         property: property.into(),
         value,
         version,
+        device_version: None,
     }
 }
 
@@ -171,8 +172,9 @@ fn get_accepted_loads_reported_and_desired() {
                 ]
                 .into(),
                 timestamp: None,
+                version: None,
             },
-            Inbound::Desired {
+            Inbound::CloudDesired {
                 values: [
                     ("color".into(), json!("RED")),
                     ("state".into(), json!("STOP"))
@@ -220,7 +222,7 @@ fn desired_values_are_versioned_update_requests_and_accepted_ones_are_not_echoed
     );
     assert_eq!(
         inbound(events),
-        vec![Inbound::Desired {
+        vec![Inbound::CloudDesired {
             values: [
                 ("attribute1".into(), json!(2)),
                 ("attribute2".into(), json!("string2")),
@@ -241,6 +243,7 @@ fn desired_values_are_versioned_update_requests_and_accepted_ones_are_not_echoed
         vec![Inbound::Reported {
             values: [("temperature".into(), json!(21.5))].into(),
             timestamp: Some(1_700_000_003_000),
+            version: None,
         }]
     );
     // The delta template: desired values that differ from reported.
@@ -250,7 +253,9 @@ fn desired_values_are_versioned_update_requests_and_accepted_ones_are_not_echoed
         "update/delta",
         &fixture("delta-from-template.json"),
     );
-    assert!(matches!(&inbound(events)[..], [Inbound::Desired { values }] if values.len() == 3));
+    assert!(
+        matches!(&inbound(events)[..], [Inbound::CloudDesired { values }] if values.len() == 3)
+    );
     link.send("thermostat-1", desired("color", json!("RED"), 6), 30)
         .unwrap();
     to_peer(&mut link, &mut peer);
@@ -304,7 +309,7 @@ fn a_version_conflict_is_retried_when_only_the_version_moved_and_reported_when_s
     assert_eq!(
         events[1..],
         [
-            Inbound::Desired {
+            Inbound::CloudDesired {
                 values: [("color".into(), json!("GREEN"))].into()
             },
             Inbound::DesiredConflict {
@@ -436,7 +441,7 @@ fn a_twin_takes_shadow_desired_values_without_sending_them_and_reports_conflicts
     };
     // The shadow says another writer set GREEN, then that BLUE lost.
     twin.ingest(
-        Inbound::Desired {
+        Inbound::CloudDesired {
             values: [("color".into(), json!("GREEN")), ("t".into(), json!(3))].into(),
         },
         3,

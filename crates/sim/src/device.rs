@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use thiserror::Error;
 use twinkit_core::limits;
 use twinkit_core::wire::http::{StateBody, TelemetryPage, MAX_TELEMETRY_PAGE};
-use twinkit_core::wire::{CommandReply, Message, State, Status};
+use twinkit_core::wire::{CommandReply, Desired, Message, State, Status};
 use twinkit_core::{
     CommandResponse, CommandStatus, ConfigError, DeviceConfig, Inbound, Millis, Outbound,
     PropertyDefinition, PropertyType, TelemetryData, TelemetryValue,
@@ -414,7 +414,30 @@ impl SimDevice {
             }
         }
         match message {
-            Message::Desired(desired) => self.apply_desired(&desired.desired, now).map(drop),
+            Message::Desired(desired) => {
+                let version = self.apply_desired(&desired.desired, now)?;
+                // Relay what was accepted to every client following the
+                // device (the WebSocket server does; MQTT clients see the
+                // `/desired` topic itself), naming its writer, so a client
+                // learns that another one changed a value after it.
+                let accepted: BTreeMap<String, Value> = desired
+                    .desired
+                    .iter()
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                if !accepted.is_empty() {
+                    self.outbox
+                        .push_back(Output::Send(Message::Desired(Desired {
+                            device_id: self.config.id.clone(),
+                            desired: accepted,
+                            version,
+                            origin: desired.origin.clone(),
+                            device_version: desired.device_version,
+                        })));
+                }
+                Ok(())
+            }
             Message::Command(command) => self
                 .handle_command(&command.command_id, &command.name, &command.payload, now)
                 .map(drop),
@@ -810,6 +833,7 @@ pub fn inbound(message: &Message) -> Option<Inbound> {
         Message::State(state) => Some(Inbound::Reported {
             values: state.reported.clone(),
             timestamp: state.timestamp,
+            version: state.version,
         }),
         Message::CommandResponse(reply) => {
             Some(Inbound::CommandResponse(reply.clone().into_response()))

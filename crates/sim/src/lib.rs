@@ -9,8 +9,10 @@
 //! with the time (`tick(now)`), takes desired values and commands
 //! ([`SimDevice::handle`], [`SimDevice::handle_outbound`]) and yields what it
 //! sends ([`SimDevice::poll_output`]): `telemetry`, `state` and
-//! `commandResponse` messages of [`twinkit_core::wire`], plus the effects of
-//! injected faults. It builds for wasm32, so a page can run a fleet next to
+//! `commandResponse` messages of [`twinkit_core::wire`], the `desired`
+//! values it accepted through [`SimDevice::handle`] (with their writer's
+//! `origin` and the device's version, which the WebSocket server relays to
+//! every client following the device), plus the effects of injected faults. It builds for wasm32, so a page can run a fleet next to
 //! its twins; natively, the `server` module serves it over MQTT (rumqttc), the
 //! WebSocket JSON protocol and HTTP, and the `twinkit-sim` binary runs that.
 //!

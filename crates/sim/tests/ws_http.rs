@@ -155,10 +155,35 @@ fn websocket_protocol() {
         |m| matches!(m, Message::Telemetry(t) if t.device_id == "motor-002"),
     );
 
+    // A second client of the thermostat sees the first one's edit relayed,
+    // with its writer and the device's version.
+    let mut other = connect(server.ws());
+    send(
+        &mut other,
+        &json!({"type": "hello", "deviceId": "thermostat-001"}),
+    );
+    let Message::State(before) = expect(&mut other, "state after hello", |m| {
+        matches!(m, Message::State(_))
+    }) else {
+        unreachable!()
+    };
     send(
         &mut ws,
-        &json!({"type": "desired", "deviceId": "thermostat-001", "desired": {"setpoint": 23}, "version": 1}),
+        &json!({"type": "desired", "deviceId": "thermostat-001", "desired": {"setpoint": 23, "mode": null}, "version": 1, "origin": "page-a"}),
     );
+    for socket in [&mut ws, &mut other] {
+        let Message::Desired(relayed) = expect(socket, "relayed desired", |m| {
+            matches!(m, Message::Desired(_))
+        }) else {
+            unreachable!()
+        };
+        assert_eq!(relayed.origin.as_deref(), Some("page-a"));
+        assert_eq!(
+            relayed.desired,
+            [("setpoint".to_string(), json!(23))].into()
+        );
+        assert!(relayed.version > before.version.unwrap());
+    }
     expect(
         &mut ws,
         "reported setpoint",

@@ -96,6 +96,8 @@ export interface DeviceState {
   metadata: Record<string, PropertyMetadata>;
   /** Reported properties the configuration does not declare. */
   unknownProperties: string[];
+  /** The device's own state version from its last versioned report (the same for every twin of the device). */
+  deviceVersion?: number;
 }
 
 export interface TelemetryData {
@@ -204,7 +206,7 @@ export interface ReportOutcome {
 }
 
 export type Outbound =
-  | { type: "desired"; property: string; value: unknown; version: number }
+  | { type: "desired"; property: string; value: unknown; version: number; /** The device version this twin had last seen. */ deviceVersion?: number }
   | ({ type: "command" } & DeviceCommand);
 
 /** What every twinkit method throws: an Error named "TwinError" with a stable code. */
@@ -449,7 +451,8 @@ export interface Conflict {
   baseVersion: number;
   currentVersion: number;
   winnerVersion: number;
-  winnerSide: "desired" | "reported";
+  /** "otherClient": another client's edit, which the device took after this twin's pending one. */
+  winnerSide: "desired" | "reported" | "otherClient";
   winner: unknown;
   attempted: unknown;
   state: DeviceState;
@@ -480,7 +483,8 @@ export type Actor =
   | { kind: "rule"; id: string }
   | { kind: "script"; name: string };
 
-export type AuditOutcome = "queued" | "sent" | "acknowledged" | "reached" | "completed" | "superseded" | "failed";
+/** "blocked": a rule's or script's action its dry run refused; it never reached the device. */
+export type AuditOutcome = "queued" | "sent" | "acknowledged" | "reached" | "completed" | "superseded" | "failed" | "blocked";
 
 export interface AuditEntry {
   id: number;
@@ -528,11 +532,64 @@ export type RuleAction =
   | { type: "sendCommand"; name: string; payload?: unknown }
   | { type: "raiseAlert"; severity: "info" | "warning" | "critical"; message: string };
 
+/** What a device action must achieve: `property` `op` `threshold` at `now + within` ms (checked by a dry run). */
+export interface RuleGoal {
+  property: string;
+  op: "above" | "below";
+  threshold: number;
+  within: number;
+}
+
+export interface TrajectorySummary {
+  start: number;
+  end: number;
+  min: number;
+  max: number;
+  points: number;
+}
+
+/** A dry run's answer (also a proposal's `dryRun`). */
+export interface DryRun {
+  /** The goal property's predicted value at `at`. */
+  predicted: number;
+  /** `now + goal.within`. */
+  at: number;
+  meetsGoal: boolean;
+  /** When the predicted trajectory first meets the goal. */
+  crossingAt?: number;
+  trajectory?: TrajectorySummary;
+  /** Which model answered, e.g. "thermal". */
+  model?: string;
+}
+
+/** Options of `new RuleEngine(twin, options)`. */
+export interface RuleEngineOptions {
+  /** Default "deviceActions". */
+  policy?: ApprovalPolicy;
+  /** "whatif": simulate device actions that have a goal with the what-if model fitted to the twin's history. */
+  dryRun?: "whatif";
+  /** Default "thermal". */
+  whatIfModel?: "thermal" | "wear";
+}
+
+/** A dry-run model for `RuleEngine.setModel`; it gets a snapshot and must not call the twin. */
+export type DryRunModel = (request: { action: RuleAction; goal: RuleGoal; now: number; state: DeviceState }) =>
+  | number
+  | { predicted: number; crossingAt?: number }
+  | { trajectory: [number, number][] };
+
+/** Options of `RuleEngine.propose`. */
+export interface ProposeOptions {
+  /** The script's name; its actor is `script:<name>`. Default "script". */
+  script?: string;
+  goal?: RuleGoal;
+}
+
 export interface RuleConfig {
   id: string;
   when: RuleCondition;
   actions: RuleAction[];
-  goal?: { property: string; op: "above" | "below"; threshold: number; within: number };
+  goal?: RuleGoal;
   /** Milliseconds before the rule may fire again. */
   cooldown?: number;
   /** How far back past the threshold the signal must go to re-arm. */
@@ -550,6 +607,12 @@ export interface Proposal {
   updatedAt: number;
   decidedBy?: string;
   reason?: string;
+  goal?: RuleGoal;
+  /** The latest dry run (when the proposal has a goal and reaches the device). */
+  dryRun?: DryRun;
+  baseVersion: number;
+  /** The audit entry (desired value, command, or blocked action) or alert id it produced. */
+  result?: string;
   [key: string]: unknown;
 }
 
