@@ -84,9 +84,7 @@ describe("live mode over HTTP", () => {
   after(async () => { await http?.close(); });
 
   test("every twin connects to the simulator's HTTP server", async () => {
-    // Known delay (reported, not fixed here): one twin's first poll can
-    // stay unanswered for ~20 s while its next polls pile up behind it.
-    await http.page.waitForSelector("[data-live-status=connected]", { timeout: 60_000 });
+    await http.page.waitForSelector("[data-live-status=connected]", { timeout: 30_000 });
     assert.equal(await http.page.getAttribute("[data-live-status]", "data-live-kind"), "http");
     assert.match(await http.page.textContent("[data-live-status]"), new RegExp(`http ${DEVICES}/${DEVICES} connected`));
   });

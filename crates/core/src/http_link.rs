@@ -9,6 +9,12 @@
 //! the answers ([`HttpLink::handle_response`]); a network failure or a
 //! `5xx` takes the link down, and the host's reconnect schedule says when
 //! to [`HttpLink::start`] again.
+//!
+//! One poll round at a time: while any `GET` of the last round is
+//! unanswered the next round waits (browsers queue requests to one host, so
+//! a slow server would otherwise face a growing pile of identical polls),
+//! and a round unanswered for [`HttpLink::answer_timeout`] takes the link
+//! down so the reconnect schedule takes over.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
@@ -22,6 +28,10 @@ use crate::wire::http::{
 };
 use crate::wire::{from_value, parse_json, reject_reserved_keys};
 use crate::Millis;
+
+/// Shortest time a poll round may stay unanswered before the link is
+/// declared down; see [`HttpLink::answer_timeout`].
+pub const MIN_ANSWER_TIMEOUT_MS: Millis = 15_000;
 
 /// A request for the host to perform.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,6 +77,8 @@ pub struct HttpLink {
     running: bool,
     up: bool,
     next_poll: Option<Millis>,
+    /// When the poll round still (partly) in flight was sent.
+    round_sent: Option<Millis>,
     etag: Option<String>,
     since: Option<Millis>,
     /// Commands posted and not finished, by id.
@@ -86,6 +98,7 @@ impl HttpLink {
             running: false,
             up: false,
             next_poll: None,
+            round_sent: None,
             etag: None,
             since: None,
             open_commands: BTreeSet::new(),
@@ -107,6 +120,7 @@ impl HttpLink {
         self.running = false;
         self.up = false;
         self.next_poll = None;
+        self.round_sent = None;
         self.in_flight.clear();
         self.requests.clear();
     }
@@ -177,8 +191,21 @@ impl HttpLink {
         if !self.running {
             return None;
         }
+        if let Some(sent) = self.round_sent {
+            if self.round_in_flight() {
+                if now >= sent + self.answer_timeout() {
+                    let seconds = self.answer_timeout() / 1_000;
+                    self.down(format!("the server did not answer within {seconds} s"));
+                    return None;
+                }
+                // Not before the round is answered.
+                return self.requests.pop_front();
+            }
+            self.round_sent = None;
+        }
         if self.next_poll.is_some_and(|at| at <= now) {
             self.next_poll = Some(now + self.interval);
+            self.round_sent = Some(now);
             let device_id = self.device_id.clone();
             self.request(
                 Purpose::State,
@@ -211,9 +238,31 @@ impl HttpLink {
         self.requests.pop_front()
     }
 
-    /// When the next poll is due.
+    /// When the next poll is due, or, while a round is unanswered, when it
+    /// times out.
     pub fn poll_timeout(&self) -> Option<Millis> {
-        self.next_poll.filter(|_| self.running)
+        if !self.running {
+            return None;
+        }
+        match self.round_sent {
+            Some(sent) if self.round_in_flight() => Some(sent + self.answer_timeout()),
+            _ => self.next_poll,
+        }
+    }
+
+    /// How long a poll round may stay unanswered before the link goes
+    /// down: [`MIN_ANSWER_TIMEOUT_MS`] or three intervals, the longer.
+    pub fn answer_timeout(&self) -> Millis {
+        MIN_ANSWER_TIMEOUT_MS.max(self.interval.saturating_mul(3))
+    }
+
+    fn round_in_flight(&self) -> bool {
+        self.in_flight.values().any(|p| {
+            matches!(
+                p,
+                Purpose::State | Purpose::Telemetry | Purpose::CommandStatus(_)
+            )
+        })
     }
 
     /// The next thing for the host.

@@ -181,3 +181,78 @@ fn network_errors_and_5xx_take_the_link_down_and_bad_bodies_are_rejected() {
         matches!(&drain(&mut link)[..], [LinkEvent::Down { reason }] if reason.contains("503"))
     );
 }
+
+#[test]
+fn a_new_poll_round_waits_for_the_last_one_and_an_unanswered_round_takes_the_link_down() {
+    let mut link = HttpLink::new("d", 1_000);
+    link.start(0);
+    let (state, telemetry) = (link.poll_request(0).unwrap(), link.poll_request(0).unwrap());
+    link.handle_response(state.id, ok(304, None, json!(null)), 50);
+    assert_eq!(drain(&mut link), vec![LinkEvent::Up]);
+
+    // The telemetry GET is still unanswered: no new round, however late,
+    // until the answer timeout.
+    assert_eq!(link.answer_timeout(), 15_000);
+    assert_eq!(link.poll_timeout(), Some(15_000));
+    for now in [1_000, 5_000, 14_999] {
+        assert_eq!(link.poll_request(now), None, "no pile-up at {now} ms");
+    }
+
+    // Answered late: the next round goes out at once.
+    link.handle_response(
+        telemetry.id,
+        ok(
+            200,
+            None,
+            json!({"deviceId": "d", "records": [], "more": false}),
+        ),
+        6_000,
+    );
+    assert_eq!(link.poll_timeout(), Some(1_000));
+    let next = link.poll_request(6_000).unwrap();
+    assert_eq!(next.target, "/devices/d/state");
+    assert!(link.poll_request(6_000).is_some());
+    assert_eq!(link.poll_request(6_000), None);
+
+    // This round is never answered.
+    assert_eq!(link.poll_timeout(), Some(21_000));
+    assert_eq!(link.poll_request(20_999), None);
+    assert_eq!(link.poll_request(21_000), None);
+    assert_eq!(
+        drain(&mut link),
+        vec![LinkEvent::Down {
+            reason: "the server did not answer within 15 s".into()
+        }]
+    );
+    assert_eq!(link.poll_timeout(), None, "stopped until restarted");
+    assert!(!link.is_up());
+}
+
+#[test]
+fn a_posted_desired_value_does_not_hold_back_polling() {
+    let mut link = HttpLink::new("d", 1_000);
+    link.start(0);
+    let (a, b) = (link.poll_request(0).unwrap(), link.poll_request(0).unwrap());
+    link.handle_response(a.id, ok(304, None, json!(null)), 1);
+    link.handle_response(
+        b.id,
+        ok(
+            200,
+            None,
+            json!({"deviceId": "d", "records": [], "more": false}),
+        ),
+        1,
+    );
+    link.send(
+        Outbound::Desired {
+            property: "setpoint".into(),
+            value: json!(21),
+            version: 1,
+            device_version: None,
+        },
+        2,
+    )
+    .unwrap();
+    assert_eq!(link.poll_request(2).unwrap().method, "POST");
+    assert_eq!(link.poll_request(1_000).unwrap().target, "/devices/d/state");
+}

@@ -215,7 +215,11 @@ async fn fetch(
     let mut builder: RequestBuilder = match request.method {
         "POST" => Request::post(url),
         _ => Request::get(url),
-    };
+    }
+    // The link does its own conditional requests (If-None-Match, 304).
+    // Through the HTTP cache, Chrome holds a request for a URL while an
+    // earlier one for it is in flight (its cache lock, up to 20 s).
+    .cache(web_sys::RequestCache::NoStore);
     if let Some(tag) = &request.if_none_match {
         builder = builder.header("If-None-Match", tag);
     }
