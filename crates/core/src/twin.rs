@@ -1690,8 +1690,6 @@ fn record_fingerprint(timestamp: Millis, values: &BTreeMap<String, Value>) -> u6
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     timestamp.hash(&mut hasher);
-    serde_json::to_string(values)
-        .unwrap_or_default()
-        .hash(&mut hasher);
+    values.hash(&mut hasher);
     hasher.finish()
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::Millis;
 
 /// One telemetry value: the reference's `number | string | boolean`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum TelemetryValue {
     /// A boolean reading.
@@ -46,6 +46,40 @@ impl TelemetryValue {
             Self::Number(n) => serde_json::Number::from_f64(*n).map_or(Value::Null, Value::Number),
             Self::String(s) => Value::String(s.clone()),
         }
+    }
+}
+
+/// Read by a visitor rather than `#[serde(untagged)]`, which buffers each
+/// value and builds an error for every variant it tries first: that was
+/// most of the cost of decoding a telemetry message.
+impl<'de> Deserialize<'de> for TelemetryValue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = TelemetryValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number, a string or a boolean")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(TelemetryValue::Bool(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(TelemetryValue::Number(v as f64))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(TelemetryValue::Number(v as f64))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(TelemetryValue::Number(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(TelemetryValue::String(v.to_owned()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(TelemetryValue::String(v))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
     }
 }
 
@@ -95,6 +129,29 @@ mod tests {
         assert_eq!(TelemetryValue::from_json(&json!(null)), None);
         assert_eq!(TelemetryValue::from_json(&json!([1])), None);
         assert_eq!(TelemetryValue::from_json(&json!({"a": 1})), None);
+    }
+
+    #[test]
+    fn reads_scalars_and_names_what_it_expected_otherwise() {
+        let read = |text: &str| serde_json::from_str::<TelemetryValue>(text);
+        assert_eq!(read("true").unwrap(), TelemetryValue::Bool(true));
+        assert_eq!(read("-3").unwrap(), TelemetryValue::Number(-3.0));
+        assert_eq!(
+            read("18446744073709551615").unwrap(),
+            TelemetryValue::Number(u64::MAX as f64)
+        );
+        assert_eq!(read("2.5").unwrap(), TelemetryValue::Number(2.5));
+        assert_eq!(
+            read(r#""on""#).unwrap(),
+            TelemetryValue::String("on".into())
+        );
+        for bad in ["null", "[1]", r#"{"a": 1}"#] {
+            let error = read(bad).unwrap_err().to_string();
+            assert!(
+                error.contains("expected a number, a string or a boolean"),
+                "{bad}: {error}"
+            );
+        }
     }
 
     #[test]

@@ -541,6 +541,11 @@ pub(crate) fn from_value<T: serde::de::DeserializeOwned>(
     value: Value,
     message_type: &str,
 ) -> Result<T, WireError> {
+    // The plain read first: tracking the path costs on every message, and
+    // is only needed to explain a failure.
+    if let Ok(message) = T::deserialize(&value) {
+        return Ok(message);
+    }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let reason = if path.split('.').any(|segment| segment == "token") {

@@ -18,8 +18,10 @@ use twinkit_core::{
     TwinError, TwinOptions,
 };
 use twinkit_leptos::*;
-use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
+
+mod common;
+use common::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -59,38 +61,6 @@ fn report_at(twin: &Twin, at: Millis, values: Value) {
 /// Steady readings that never repeat for long: 20, 20.3, ... 21.8, 20, ...
 fn wobble(k: u64, period: u64) -> f64 {
     20.0 + (k % period) as f64 * 0.3
-}
-
-/// A fresh div in the page for one test.
-fn test_div() -> web_sys::HtmlElement {
-    let document = web_sys::window().unwrap().document().unwrap();
-    let div = document.create_element("div").unwrap();
-    document.body().unwrap().append_child(&div).unwrap();
-    div.unchecked_into()
-}
-
-fn text(root: &web_sys::HtmlElement, selector: &str) -> String {
-    root.query_selector(selector)
-        .unwrap()
-        .unwrap_or_else(|| panic!("no element {selector}"))
-        .text_content()
-        .unwrap_or_default()
-}
-
-async fn sleep(ms: u32) {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        let set_timeout: js_sys::Function =
-            js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into())
-                .unwrap()
-                .unchecked_into();
-        let _ = set_timeout.call2(&wasm_bindgen::JsValue::NULL, &resolve, &ms.into());
-    });
-    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
-}
-
-/// Lets the reactive system run its effects.
-async fn settle() {
-    sleep(5).await;
 }
 
 fn active_conditions(twin: &Twin) -> Vec<AlertCondition> {

@@ -15,8 +15,10 @@ use leptos::prelude::*;
 use serde_json::json;
 use twinkit_core::{DeviceConfig, TwinOptions};
 use twinkit_leptos::*;
-use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
+
+mod common;
+use common::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -36,35 +38,6 @@ fn report(twin: &Twin, temperature: f64) {
         core.apply_reported([("temperature".into(), json!(temperature))].into(), now)
     })
     .unwrap();
-}
-
-/// A fresh div in the page for one test.
-fn test_div() -> web_sys::HtmlElement {
-    let document = web_sys::window().unwrap().document().unwrap();
-    let div = document.create_element("div").unwrap();
-    document.body().unwrap().append_child(&div).unwrap();
-    div.unchecked_into()
-}
-
-fn text(root: &web_sys::HtmlElement, selector: &str) -> String {
-    root.query_selector(selector)
-        .unwrap()
-        .unwrap_or_else(|| panic!("no element {selector}"))
-        .text_content()
-        .unwrap_or_default()
-}
-
-/// Lets the reactive system run its effects (they run on the microtask
-/// queue after a change).
-async fn settle() {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        let set_timeout: js_sys::Function =
-            js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into())
-                .unwrap()
-                .unchecked_into();
-        let _ = set_timeout.call2(&wasm_bindgen::JsValue::NULL, &resolve, &5.into());
-    });
-    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
 }
 
 #[wasm_bindgen_test]

@@ -213,26 +213,32 @@ impl IdbKv<'_> {
     fn store(&self, name: &str) -> Result<Store, StoreError> {
         self.tx.store(name).map_err(backend)
     }
-}
 
-impl Kv for IdbKv<'_> {
-    async fn metas(&self, devices: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+    /// One `meta` record per device, keyed by `key` (chunk index or journal
+    /// counters), `None` where a device has none.
+    async fn meta_records(
+        &self,
+        devices: &[String],
+        key: fn(&str) -> JsValue,
+        what: &'static str,
+    ) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
         let store = self.store(META)?;
-        let gets = devices.iter().map(|d| store.get(meta_key_js(d)));
+        let gets = devices.iter().map(|d| store.get(key(d)));
         join_all(gets)
             .await
             .into_iter()
             .map(|r| {
                 r.map_err(backend)?
-                    .map(|v| bytes_from_js(v, "device meta"))
+                    .map(|v| bytes_from_js(v, what))
                     .transpose()
             })
             .collect()
     }
 
-    async fn device_ids(&self) -> Result<Vec<String>, StoreError> {
-        let lo: JsValue = Array::of1(&"device".into()).into();
-        let hi: JsValue = Array::of2(&"device".into(), &after_all()).into();
+    /// The devices with a `meta` record under `tag` (keys `[tag, device]`).
+    async fn meta_devices(&self, tag: &str) -> Result<Vec<String>, StoreError> {
+        let lo: JsValue = Array::of1(&tag.into()).into();
+        let hi: JsValue = Array::of2(&tag.into(), &after_all()).into();
         let keys = self
             .store(META)?
             .get_all_keys(Some(range(&lo, &hi)?), None)
@@ -245,6 +251,16 @@ impl Kv for IdbKv<'_> {
                     .ok_or_else(corrupt_key)
             })
             .collect()
+    }
+}
+
+impl Kv for IdbKv<'_> {
+    async fn metas(&self, devices: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        self.meta_records(devices, meta_key_js, "device meta").await
+    }
+
+    async fn device_ids(&self) -> Result<Vec<String>, StoreError> {
+        self.meta_devices("device").await
     }
 
     async fn chunk_keys(
@@ -332,34 +348,12 @@ impl Kv for IdbKv<'_> {
             .collect()
     }
     async fn journal_metas(&self, devices: &[String]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
-        let store = self.store(META)?;
-        let gets = devices.iter().map(|d| store.get(journal_meta_key_js(d)));
-        join_all(gets)
+        self.meta_records(devices, journal_meta_key_js, "journal meta")
             .await
-            .into_iter()
-            .map(|r| {
-                r.map_err(backend)?
-                    .map(|v| bytes_from_js(v, "journal meta"))
-                    .transpose()
-            })
-            .collect()
     }
 
     async fn journal_devices(&self) -> Result<Vec<String>, StoreError> {
-        let lo: JsValue = Array::of1(&"journal".into()).into();
-        let hi: JsValue = Array::of2(&"journal".into(), &after_all()).into();
-        let keys = self
-            .store(META)?
-            .get_all_keys(Some(range(&lo, &hi)?), None)
-            .await
-            .map_err(backend)?;
-        keys.iter()
-            .map(|k| {
-                k.dyn_ref::<Array>()
-                    .and_then(|a| a.get(1).as_string())
-                    .ok_or_else(corrupt_key)
-            })
-            .collect()
+        self.meta_devices("journal").await
     }
 
     async fn journal_range(
