@@ -10,6 +10,7 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -87,8 +88,10 @@ pub enum EventData {
     Connected(ConnectionInfo),
     /// The twin disconnected.
     Disconnected(ConnectionInfo),
-    /// The state after the change.
-    StateChange(Box<DeviceState>),
+    /// The state after the change: a snapshot shared with the twin until
+    /// the twin next changes (copy on write), so raising the event copies
+    /// nothing.
+    StateChange(Arc<DeviceState>),
     /// The telemetry values that arrived.
     Telemetry(TelemetryData),
     /// The alert as it now is.

@@ -155,14 +155,17 @@ impl DeviceState {
     }
 
     fn touch(&mut self, key: &str, source: UpdateSource, now: Millis) {
-        let meta = self
-            .metadata
-            .entry(key.to_string())
-            .or_insert(PropertyMetadata {
-                last_updated: now,
-                version: 0,
-                source,
-            });
+        let meta = match self.metadata.get_mut(key) {
+            Some(meta) => meta,
+            None => self
+                .metadata
+                .entry(key.to_string())
+                .or_insert(PropertyMetadata {
+                    last_updated: now,
+                    version: 0,
+                    source,
+                }),
+        };
         meta.last_updated = meta.last_updated.max(now);
         meta.version += 1;
         meta.source = source;
@@ -190,9 +193,13 @@ impl DeviceState {
 
 fn set_or_remove(map: &mut BTreeMap<String, Value>, key: &str, value: Option<Value>) {
     match value {
-        Some(v) => {
-            map.insert(key.to_string(), v);
-        }
+        // Most writes replace a value: no new key to allocate.
+        Some(v) => match map.get_mut(key) {
+            Some(slot) => *slot = v,
+            None => {
+                map.insert(key.to_string(), v);
+            }
+        },
         None => {
             map.remove(key);
         }

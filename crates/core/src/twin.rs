@@ -8,6 +8,7 @@
 //! [`DigitalTwin::handle_timeout`].
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -153,7 +154,8 @@ pub struct DigitalTwin {
     config: DeviceConfig,
     options: TwinOptions,
     property_index: HashMap<String, usize>,
-    state: DeviceState,
+    /// Shared with `stateChange` events until the next change copies it.
+    state: Arc<DeviceState>,
     /// Measurement time of each reported value, to refuse stale overwrites.
     reported_at: HashMap<String, Millis>,
     history: TelemetryHistory,
@@ -210,7 +212,7 @@ impl DigitalTwin {
             .map(|(i, p)| (p.name.clone(), i))
             .collect();
         Ok(Self {
-            state: DeviceState::new(&config.id),
+            state: Arc::new(DeviceState::new(&config.id)),
             reported_at: HashMap::new(),
             history: TelemetryHistory::new(options.history_capacity_for(&config)),
             alerts: ThresholdAlerts::new(&config.id, &config, &options),
@@ -352,7 +354,7 @@ impl DigitalTwin {
 
     fn emit_state(&self, now: Millis) {
         if self.bus.wants(EventType::StateChange) {
-            self.emit(now, EventData::StateChange(Box::new(self.state.clone())));
+            self.emit(now, EventData::StateChange(Arc::clone(&self.state)));
         }
     }
 
@@ -517,7 +519,7 @@ impl DigitalTwin {
             winner_side: side,
             winner: winner.cloned().unwrap_or(Value::Null),
             attempted,
-            state: self.state.clone(),
+            state: (*self.state).clone(),
         }))
     }
 
@@ -543,8 +545,12 @@ impl DigitalTwin {
         if value.is_none() && !self.state.desired().contains_key(property) {
             return unchanged;
         }
-        self.state
-            .write_desired(property, value.clone(), actor.update_source(), now);
+        Arc::make_mut(&mut self.state).write_desired(
+            property,
+            value.clone(),
+            actor.update_source(),
+            now,
+        );
         let version = self.state.version();
         self.sync.desired_written(property, version);
         let audit_id = self.audit_desired(property, value.as_ref(), actor, approved_by, now);
@@ -1290,7 +1296,7 @@ impl DigitalTwin {
             }
         }
         self.device_report = Some((version, at));
-        self.state.set_device_version(version);
+        Arc::make_mut(&mut self.state).set_device_version(version);
         None
     }
 
@@ -1319,8 +1325,12 @@ impl DigitalTwin {
                 continue;
             }
             let value = (!value.is_null()).then_some(value);
-            self.state
-                .write_desired(&property, value, UpdateSource::Cloud, now);
+            Arc::make_mut(&mut self.state).write_desired(
+                &property,
+                value,
+                UpdateSource::Cloud,
+                now,
+            );
             self.sync.desired_written(&property, self.state.version());
             self.refresh_divergence(&property, now, &mut alerts);
             outcome.applied.push(property);
@@ -1379,8 +1389,12 @@ impl DigitalTwin {
                 .take_reached(&property)
                 .is_some_and(|reached| writer_saw.is_some_and(|saw| saw < reached));
             let adopted = (!value.is_null()).then(|| value.clone());
-            self.state
-                .write_desired(&property, adopted, UpdateSource::Cloud, now);
+            Arc::make_mut(&mut self.state).write_desired(
+                &property,
+                adopted,
+                UpdateSource::Cloud,
+                now,
+            );
             let winner_version = self.state.version();
             self.sync.desired_written(&property, winner_version);
             let pending = self.desired_audit.remove(&property);
@@ -1400,7 +1414,7 @@ impl DigitalTwin {
                     winner_side: ConflictSide::OtherClient,
                     winner: value,
                     attempted: current.unwrap_or(Value::Null),
-                    state: self.state.clone(),
+                    state: (*self.state).clone(),
                 });
             }
             self.refresh_divergence(&property, now, &mut alerts);
@@ -1414,7 +1428,7 @@ impl DigitalTwin {
         }
         for mut conflict in conflicts {
             conflict.current_version = self.state.version();
-            conflict.state = self.state.clone();
+            conflict.state = (*self.state).clone();
             let property = conflict.property.clone();
             self.emit_error(
                 now,
@@ -1622,7 +1636,7 @@ impl DigitalTwin {
         if self.is_stale(key, timestamp) {
             return Ok(Applied::Stale);
         }
-        let first = self.state.mark_unknown(key);
+        let first = Arc::make_mut(&mut self.state).mark_unknown(key);
         self.write_reported(key, value, timestamp, &mut Vec::new());
         Ok(Applied::WrittenUnknown { first })
     }
@@ -1639,15 +1653,19 @@ impl DigitalTwin {
         timestamp: Millis,
         alerts: &mut Vec<Alert>,
     ) {
-        self.reported_at.insert(key.to_string(), timestamp);
+        match self.reported_at.get_mut(key) {
+            Some(at) => *at = timestamp,
+            None => {
+                self.reported_at.insert(key.to_string(), timestamp);
+            }
+        }
         let recorded = self
             .state
             .desired()
             .contains_key(key)
             .then(|| value.clone());
         let value = (!value.is_null()).then_some(value);
-        self.state
-            .write_reported(key, value, UpdateSource::Device, timestamp);
+        Arc::make_mut(&mut self.state).write_reported(key, value, UpdateSource::Device, timestamp);
         self.sync.reported_written(key, self.state.version());
         if self.state.desired().contains_key(key) && !self.state.delta().contains_key(key) {
             if let Some(id) = self.desired_audit.remove(key) {

@@ -563,44 +563,60 @@ pub(crate) fn from_value<T: serde::de::DeserializeOwned>(
 
 /// Refuses `__proto__`, `constructor` and `prototype` as keys anywhere.
 pub(crate) fn reject_reserved_keys(value: &Value, message_type: &str) -> Result<(), WireError> {
-    fn walk(value: &Value, path: &mut String, message_type: &str) -> Result<(), WireError> {
+    /// One step of the path to a value; the path is only spelled out for
+    /// an error, so clean messages allocate nothing here.
+    enum Step<'a> {
+        Key(&'a str),
+        Index(usize),
+    }
+    fn walk<'a>(value: &'a Value, path: &mut Vec<Step<'a>>) -> Result<(), &'static str> {
         match value {
             Value::Object(map) => {
                 for (key, item) in map {
                     if let Some(reserved) = RESERVED_KEYS.iter().find(|r| **r == key) {
-                        return Err(WireError::ReservedKey {
-                            message_type: message_type.to_owned(),
-                            key: reserved,
-                            path: if path.is_empty() {
-                                ".".into()
-                            } else {
-                                path.clone()
-                            },
-                        });
+                        return Err(reserved);
                     }
-                    let len = path.len();
-                    if !path.is_empty() {
-                        path.push('.');
-                    }
-                    path.push_str(&limits::printable(key));
-                    walk(item, path, message_type)?;
-                    path.truncate(len);
+                    path.push(Step::Key(key));
+                    walk(item, path)?;
+                    path.pop();
                 }
                 Ok(())
             }
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    let len = path.len();
-                    path.push_str(&format!("[{i}]"));
-                    walk(item, path, message_type)?;
-                    path.truncate(len);
+                    path.push(Step::Index(i));
+                    walk(item, path)?;
+                    path.pop();
                 }
                 Ok(())
             }
             _ => Ok(()),
         }
     }
-    walk(value, &mut String::new(), message_type)
+    let mut path = Vec::new();
+    walk(value, &mut path).map_err(|key| {
+        let mut spelled = String::new();
+        for step in &path {
+            match step {
+                Step::Key(key) => {
+                    if !spelled.is_empty() {
+                        spelled.push('.');
+                    }
+                    spelled.push_str(&limits::printable(key));
+                }
+                Step::Index(i) => spelled.push_str(&format!("[{i}]")),
+            }
+        }
+        WireError::ReservedKey {
+            message_type: message_type.to_owned(),
+            key,
+            path: if spelled.is_empty() {
+                ".".into()
+            } else {
+                spelled
+            },
+        }
+    })
 }
 
 /// serde_json appends " at line L column C"; the position has its own fields.
@@ -819,15 +835,21 @@ mod tests {
 
     #[test]
     fn refuses_hostile_keys_and_names_anywhere() {
-        for text in [
-            r#"{"type":"desired","deviceId":"a","desired":{"__proto__":{"x":1}},"version":1}"#,
-            r#"{"type":"state","deviceId":"a","reported":{"x":{"constructor":1}}}"#,
-            r#"{"type":"ping","prototype":1}"#,
-            r#"{"type":"ping","x":[{"__proto__":1}]}"#,
+        for (text, at) in [
+            (
+                r#"{"type":"desired","deviceId":"a","desired":{"__proto__":{"x":1}},"version":1}"#,
+                "desired",
+            ),
+            (
+                r#"{"type":"state","deviceId":"a","reported":{"x":{"constructor":1}}}"#,
+                "reported.x",
+            ),
+            (r#"{"type":"ping","prototype":1}"#, "."),
+            (r#"{"type":"ping","x":[5,{"__proto__":1}]}"#, "x[1]"),
         ] {
             let err = decode(text).unwrap_err();
             assert!(
-                matches!(err, WireError::ReservedKey { .. }),
+                matches!(&err, WireError::ReservedKey { path, .. } if path == at),
                 "{text}: {err:?}"
             );
         }
