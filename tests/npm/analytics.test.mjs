@@ -135,6 +135,29 @@ test("whatIf: a thermal model fitted from history predicts when the heater bring
   assert.deepEqual(r.state, {}, "a simulation never sets desired state");
 });
 
+test("freeing a detector resolves the alerts it raised; the twin's own alerts stay", async () => {
+  const r = await run((config) => {
+    const { DigitalTwin, AnomalyDetector } = window.twinkit;
+    const twin = new DigitalTwin(config);
+    const detector = new AnomalyDetector(twin, { stuckReadings: 10 });
+    const t0 = Date.now() - 100 * 60_000;
+    let i = 0;
+    const feed = (value) => twin.ingest({ deviceId: "room-1", timestamp: t0 + 60_000 * i++, values: { temperature: value } });
+    for (let k = 0; k < 40; k++) feed(20 + (k % 5) * 0.3);
+    for (let k = 0; k < 30; k++) feed(99);
+    const during = twin.getActiveAlerts().map((a) => a.condition).sort();
+    detector.free();
+    const after = twin.getActiveAlerts().map((a) => a.condition).sort();
+    feed(99);
+    return { during, after, still: twin.getActiveAlerts().map((a) => a.condition).sort() };
+  }, ROOM);
+  assert.ok(r.during.includes("STUCK"), JSON.stringify(r.during));
+  assert.ok(!r.after.includes("STUCK"), JSON.stringify(r.after));
+  // The threshold alert (99 is above max) is the twin's, not the detector's.
+  assert.ok(r.after.some((c) => c !== "STUCK"), JSON.stringify(r.after));
+  assert.deepEqual(r.still, r.after, "a freed detector raises nothing more");
+});
+
 test("detections become twin alerts, one per property and anomaly, resolved when the detector lets go", async () => {
   const r = await run((config) => {
     const { DigitalTwin, AnomalyDetector } = window.twinkit;

@@ -414,30 +414,14 @@ impl SimDevice {
             }
         }
         match message {
-            Message::Desired(desired) => {
-                let version = self.apply_desired(&desired.desired, now)?;
-                // Relay what was accepted to every client following the
-                // device (the WebSocket server does; MQTT clients see the
-                // `/desired` topic itself), naming its writer, so a client
-                // learns that another one changed a value after it.
-                let accepted: BTreeMap<String, Value> = desired
-                    .desired
-                    .iter()
-                    .filter(|(_, v)| !v.is_null())
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-                if !accepted.is_empty() {
-                    self.outbox
-                        .push_back(Output::Send(Message::Desired(Desired {
-                            device_id: self.config.id.clone(),
-                            desired: accepted,
-                            version,
-                            origin: desired.origin.clone(),
-                            device_version: desired.device_version,
-                        })));
-                }
-                Ok(())
-            }
+            Message::Desired(desired) => self
+                .accept_desired(
+                    &desired.desired,
+                    desired.origin.clone(),
+                    desired.device_version,
+                    now,
+                )
+                .map(drop),
             Message::Command(command) => self
                 .handle_command(&command.command_id, &command.name, &command.payload, now)
                 .map(drop),
@@ -460,6 +444,37 @@ impl SimDevice {
                 .map(drop),
             _ => Ok(()),
         }
+    }
+
+    /// Takes desired values from a client ([`SimDevice::apply_desired`])
+    /// and relays what was accepted to every client following the device
+    /// (the WebSocket server does; MQTT clients see the `/desired` topic
+    /// itself), naming its writer, so a client learns that another one
+    /// changed a value after it. Returns the new state version.
+    pub fn accept_desired(
+        &mut self,
+        desired: &BTreeMap<String, Value>,
+        origin: Option<String>,
+        device_version: Option<u64>,
+        now: Millis,
+    ) -> Result<u64, SimError> {
+        let version = self.apply_desired(desired, now)?;
+        let accepted: BTreeMap<String, Value> = desired
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if !accepted.is_empty() {
+            self.outbox
+                .push_back(Output::Send(Message::Desired(Desired {
+                    device_id: self.config.id.clone(),
+                    desired: accepted,
+                    version,
+                    origin,
+                    device_version,
+                })));
+        }
+        Ok(version)
     }
 
     /// Takes desired values: all are checked first (declared, writable,

@@ -338,7 +338,16 @@ fn http_rest_shape() {
     assert_eq!(status, 304);
     assert!(body.is_empty());
 
-    // Desired: accepted, pending, then reported.
+    // Desired: accepted, pending, then reported; relayed to WebSocket
+    // clients of the device like their own edits, with no writer named.
+    let mut follower = connect(server.ws());
+    send(
+        &mut follower,
+        &json!({"type": "hello", "deviceId": "thermostat-001"}),
+    );
+    expect(&mut follower, "state after hello", |m| {
+        matches!(m, Message::State(_))
+    });
     let (status, _, body) = http(
         addr,
         "POST",
@@ -347,7 +356,19 @@ fn http_rest_shape() {
         br#"{"desired":{"setpoint":25}}"#,
     );
     assert_eq!(status, 202, "{}", String::from_utf8_lossy(&body));
-    assert!(body_json(&body)["version"].as_u64().expect("a version") > 0);
+    let accepted = body_json(&body)["version"].as_u64().expect("a version");
+    assert!(accepted > 0);
+    let Message::Desired(relayed) = expect(&mut follower, "relayed desired", |m| {
+        matches!(m, Message::Desired(_))
+    }) else {
+        unreachable!()
+    };
+    assert_eq!(relayed.origin, None);
+    assert_eq!(relayed.version, accepted);
+    assert_eq!(
+        relayed.desired,
+        [("setpoint".to_string(), json!(25))].into()
+    );
     let deadline = Instant::now() + WAIT;
     loop {
         let (_, _, body) = http(addr, "GET", "/devices/thermostat-001/state", &[], b"");

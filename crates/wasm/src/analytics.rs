@@ -36,6 +36,18 @@ pub struct AnomalyDetector {
     state: Rc<RefCell<DetectorState>>,
     _telemetry: Subscription,
     off: Closure<dyn Fn(u32)>,
+    /// The watched twin, to resolve this detector's alerts when it is
+    /// freed: nothing would clear them afterwards.
+    twin: twinkit_web::WeakTwin,
+}
+
+impl Drop for AnomalyDetector {
+    fn drop(&mut self) {
+        if let Some(twin) = self.twin.upgrade() {
+            let state = Rc::clone(&self.state);
+            let _ = twin.update(|core, now| state.borrow_mut().alerts.resolve_all(core, now));
+        }
+    }
 }
 
 impl std::fmt::Debug for AnomalyDetector {
@@ -160,6 +172,7 @@ impl AnomalyDetector {
             state,
             _telemetry: telemetry,
             off,
+            twin: twin.0.downgrade(),
         })
     }
 

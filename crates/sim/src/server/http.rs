@@ -199,7 +199,11 @@ fn route(shared: &Shared, request: &mut Request) -> Response<std::io::Cursor<Vec
                 Ok(desired) => desired,
                 Err(e) => return fail(status_for(&e), e.code(), e.to_string()),
             };
-            match shared.with_device(&device_id, |d, now| d.apply_desired(&desired.desired, now)) {
+            match shared.with_device(&device_id, |d, now| {
+                // Relayed to WebSocket clients like their own edits; an
+                // HTTP client has no connection id to name.
+                d.accept_desired(&desired.desired, None, None, now)
+            }) {
                 Some(Ok(version)) => json(202, &DesiredAccepted { version }),
                 Some(Err(e)) => fail(e.http_status(), e.code(), e.to_string()),
                 None => fail(404, "NOT_FOUND", format!("no device `{device_id}`")),
