@@ -2,6 +2,7 @@
 //! after the borrow, re-entrant listeners, subscriptions that end on drop,
 //! page timers for command timeouts, fleets, dispose.
 #![cfg(target_arch = "wasm32")]
+#![allow(clippy::unwrap_used)]
 
 use std::cell::RefCell;
 use std::rc::Rc;
