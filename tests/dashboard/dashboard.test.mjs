@@ -96,6 +96,26 @@ test("a fault drives a motor over its limit: the alert appears and can be acknow
   // Let the charts fill and the first predictions come (10 readings), then
   // keep a picture of the page.
   await page().waitForSelector(".maintenance table tr[data-property=vibration]");
+  // A forecast under 50 % confidence is shown muted, never as an alarm,
+  // unless the value is already past its critical level ("now").
+  const rows = await page().$$eval(".maintenance tbody tr", (trs) => trs.map((tr) => {
+    const cells = [...tr.querySelectorAll("td")];
+    const badge = tr.querySelector(".recommendation");
+    return {
+      property: tr.dataset.property,
+      toCritical: cells[4].textContent.trim(),
+      confidence: Number(cells[5].textContent.replace("%", "").trim()),
+      urgency: [...badge.classList].find((c) => c !== "recommendation"),
+      text: badge.textContent,
+    };
+  }));
+  assert.ok(rows.length > 0);
+  for (const row of rows) {
+    if (row.confidence === 50) continue; // rounded for display: either side
+    const tentative = row.confidence < 50 && row.toCritical !== "now";
+    assert.equal(row.urgency === "tentative", tentative, JSON.stringify(row));
+    assert.equal(row.text.endsWith("(low confidence)"), tentative, JSON.stringify(row));
+  }
   await mkdir("target/dashboard", { recursive: true });
   await page().screenshot({ path: "target/dashboard/device-page.png", fullPage: true });
 

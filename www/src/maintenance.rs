@@ -30,6 +30,18 @@ pub fn thresholds(device_type: &str) -> UsePredictiveMaintenanceOptions {
     }
 }
 
+/// Confidence below which a recommendation is shown muted: a trend fitted
+/// to a few noisy readings (the first seconds of a page) would otherwise
+/// read "Immediate maintenance required" in red.
+pub const MIN_CONFIDENCE: f64 = 0.5;
+
+/// Whether a prediction is too uncertain to alarm anyone: low confidence,
+/// unless the value is already past the critical level (a fact, not a
+/// forecast).
+pub fn is_tentative(confidence: f64, time_to_critical: Option<f64>) -> bool {
+    confidence < MIN_CONFIDENCE && time_to_critical != Some(0.0)
+}
+
 /// The maintenance panel of a device page.
 #[component]
 pub fn Maintenance(twin: Twin, device_type: String) -> impl IntoView {
@@ -45,10 +57,17 @@ pub fn Maintenance(twin: Twin, device_type: String) -> impl IntoView {
             predictions
                 .iter()
                 .map(|p| {
+                    let tentative = is_tentative(p.confidence, p.time_to_critical);
                     let urgency = match p.time_to_critical {
+                        _ if tentative => "tentative",
                         Some(h) if h < 24.0 => "urgent",
                         Some(h) if h < 168.0 => "soon",
                         _ => "ok",
+                    };
+                    let recommendation = if tentative {
+                        format!("{} (low confidence)", p.recommendation)
+                    } else {
+                        p.recommendation.clone()
                     };
                     let confidence = (p.confidence.clamp(0.0, 1.0) * 100.0).round();
                     view! {
@@ -64,7 +83,7 @@ pub fn Maintenance(twin: Twin, device_type: String) -> impl IntoView {
                                 </div>
                                 <span class="small muted">{format!("{confidence}%")}</span>
                             </td>
-                            <td><span class=format!("recommendation {urgency}")>{p.recommendation.clone()}</span></td>
+                            <td><span class=format!("recommendation {urgency}")>{recommendation}</span></td>
                         </tr>
                     }
                 })
