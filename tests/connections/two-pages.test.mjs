@@ -156,3 +156,57 @@ test("a dry run and a blocked proposal never reach the broker", { timeout: 30_00
   assert.notEqual(sb.reported, 27, "the device never got 27");
   assert.ok(!seen.slice(seenBefore).includes(27), "no desired 27 ever reached page B");
 });
+
+test("two twins of one device on one page share the connection and tell their edits apart", { timeout: 60_000 }, async () => {
+  const page = pages[0].page;
+  const url = `ws://127.0.0.1:${broker.ports.ws}`;
+  await page.evaluate(async ({ config }) => {
+    const { DigitalTwin } = window.twinkit;
+    window.pair = [new DigitalTwin(config), new DigitalTwin(config)].map((twin) => {
+      const seen = { twin, errors: [], commands: [] };
+      twin.on("error", (e) => seen.errors.push(e.data));
+      twin.on("command", (e) => seen.commands.push(e.data.status));
+      return seen;
+    });
+    await Promise.all(window.pair.map((s) => s.twin.connect()));
+  }, { config: { ...THERMOSTAT, connectionType: "mqtt", connectionConfig: { url, reconnectInterval: 200 } } });
+  const read = () => page.evaluate(() => window.pair.map(({ twin, errors, commands }) => ({
+    readings: twin.getTelemetryHistory("temperature").length,
+    reported: twin.getState().reported.setpoint,
+    desired: twin.getState().desired.setpoint,
+    sent: twin.getAudit({ target: "setpoint" }).map((a) => a.action.value),
+    delta: twin.getState().delta,
+    conflicts: errors.filter((e) => e.code === "CONFLICT").length,
+    otherErrors: errors.filter((e) => e.code !== "CONFLICT").map((e) => `${e.code}: ${e.message}`),
+    commands,
+  })));
+  const until = async (done, what) => {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const states = await read();
+      if (done(states)) return states;
+      assert.ok(Date.now() < deadline, `${what}: ${JSON.stringify(states)}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+  // Both twins receive the device's reports (before, the second replaced
+  // the first on the shared connection and the first heard nothing more).
+  await until((s) => s.every((t) => t.readings >= 2), "both twins hear the device");
+  // One twin's edit is, to its sibling, another writer's: followed, no conflict.
+  await page.evaluate(() => window.pair[0].twin.setDesired("setpoint", 24));
+  let states = await until((s) => s.every((t) => t.desired === 24 && t.reported === 24), "the sibling follows the edit");
+  assert.deepEqual(states.map((t) => t.sent), [[24], []], "the sibling took it as another writer's, sent nothing");
+  assert.deepEqual(states.map((t) => t.conflicts), [0, 0]);
+  // Both edit at once: the device takes the later one, both twins show it,
+  // and the earlier writer alone is told of the conflict.
+  await page.evaluate(() => { window.pair[0].twin.setDesired("setpoint", 16); window.pair[1].twin.setDesired("setpoint", 17); });
+  states = await until((s) => s.every((t) => t.reported === 17 && t.desired === 17) && s[0].conflicts === 1, "the race settles");
+  assert.deepEqual(states.map((t) => t.conflicts), [1, 0]);
+  assert.deepEqual(states.map((t) => t.delta), [{}, {}]);
+  // A command's answers go to the twin that sent it, and nowhere else.
+  await page.evaluate(() => window.pair[1].twin.sendCommand("calibrate", {}));
+  states = await until((s) => s[1].commands.includes("completed"), "the command completes");
+  assert.deepEqual(states[0].commands, []);
+  assert.deepEqual(states.map((t) => t.otherErrors), [[], []]);
+  await page.evaluate(() => window.pair.forEach(({ twin }) => { twin.dispose(); twin.free(); }));
+});

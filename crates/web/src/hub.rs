@@ -10,7 +10,7 @@
 //! asks for.
 
 use std::cell::{OnceCell, RefCell};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 
 use twinkit_core::json_link::JsonLink;
@@ -21,11 +21,12 @@ use twinkit_core::{ConnectionConfig, ConnectionType, Millis, Outbound};
 use twinkit_mqtt::link::MqttLink;
 
 use crate::error::WebError;
+use crate::members::Members;
 use crate::now;
 use crate::page::{is_online, PageEvent, PageWatch};
 use crate::socket::{Socket, SocketEvent};
 use crate::timer::Timer;
-use crate::twin::{Twin, WeakTwin};
+use crate::twin::Twin;
 
 /// What makes two twins share a connection. Holds the password to tell
 /// credentials apart; never printed.
@@ -54,7 +55,7 @@ pub(crate) struct HubInner {
     retired: RefCell<Vec<Socket>>,
     up: std::cell::Cell<bool>,
     reconnect: RefCell<Reconnector>,
-    members: RefCell<BTreeMap<String, WeakTwin>>,
+    members: RefCell<Members>,
     timer: OnceCell<Timer>,
     page: OnceCell<PageWatch>,
 }
@@ -63,7 +64,7 @@ impl std::fmt::Debug for HubInner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Hub")
             .field("url", &self.safe_url)
-            .field("members", &self.members.borrow().len())
+            .field("members", &self.members.borrow().all().len())
             .field("up", &self.up.get())
             .finish()
     }
@@ -142,10 +143,9 @@ impl HubInner {
     pub(crate) fn join(self: &Rc<Self>, twin: &Twin) {
         let id = twin.id();
         let now = now();
-        self.members
-            .borrow_mut()
-            .insert(id.clone(), twin.downgrade());
-        self.link.borrow_mut().join(&id, now);
+        if self.members.borrow_mut().join(twin) {
+            self.link.borrow_mut().join(&id, now);
+        }
         if !is_online() {
             self.reconnect.borrow_mut().handle_offline();
         }
@@ -165,10 +165,11 @@ impl HubInner {
     }
 
     /// A twin stops using the connection; the last one closes it.
-    pub(crate) fn leave(self: &Rc<Self>, device_id: &str) {
+    pub(crate) fn leave(self: &Rc<Self>, twin: &Twin) {
         let now = now();
-        self.members.borrow_mut().remove(device_id);
-        self.link.borrow_mut().leave(device_id, now);
+        if self.members.borrow_mut().leave(twin) {
+            self.link.borrow_mut().leave(&twin.id(), now);
+        }
         if self.members.borrow().is_empty() {
             self.reconnect.borrow_mut().stop();
             self.up.set(false);
@@ -196,9 +197,10 @@ impl HubInner {
     }
 
     /// Sends a twin's message (or queues it in the link while down).
-    pub(crate) fn send(self: &Rc<Self>, device_id: &str, outbound: Outbound) -> Result<(), String> {
+    pub(crate) fn send(self: &Rc<Self>, twin: &Twin, outbound: Outbound) -> Result<(), String> {
         let now = now();
-        let sent = self.link.borrow_mut().send(device_id, outbound, now);
+        self.members.borrow_mut().sent(twin, &outbound);
+        let sent = self.link.borrow_mut().send(&twin.id(), outbound, now);
         self.drive(now);
         sent
     }
@@ -253,18 +255,7 @@ impl HubInner {
     }
 
     fn twins(&self) -> Vec<Twin> {
-        self.members
-            .borrow()
-            .values()
-            .filter_map(WeakTwin::upgrade)
-            .collect()
-    }
-
-    fn member(&self, device_id: &str) -> Option<Twin> {
-        self.members
-            .borrow()
-            .get(device_id)
-            .and_then(WeakTwin::upgrade)
+        self.members.borrow().all()
     }
 
     /// Carries out what the link and the schedule ask for, then arms the
@@ -307,6 +298,7 @@ impl HubInner {
             }
             LinkEvent::Down { reason } => {
                 let was_up = self.up.replace(false);
+                self.members.borrow_mut().forget_sent();
                 if let Some(socket) = self.socket.borrow_mut().take() {
                     self.retire(socket);
                 }
@@ -331,7 +323,8 @@ impl HubInner {
                 }
             }
             LinkEvent::Inbound { device_id, inbound } => {
-                if let Some(twin) = self.member(&device_id) {
+                let routed = self.members.borrow_mut().route(&device_id, inbound);
+                for (twin, inbound) in routed {
                     ingest(&twin, inbound);
                 }
             }
@@ -340,9 +333,9 @@ impl HubInner {
                 code,
                 message,
             } => {
-                let targets = match device_id.as_deref().and_then(|id| self.member(id)) {
-                    Some(twin) => vec![twin],
-                    None => self.twins(),
+                let targets = match device_id.as_deref().map(|id| self.members.borrow().of(id)) {
+                    Some(twins) if !twins.is_empty() => twins,
+                    _ => self.twins(),
                 };
                 for twin in targets {
                     let _ = twin.update(|core, now| core.report_error(&code, &message, now));

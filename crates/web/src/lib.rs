@@ -33,6 +33,7 @@ mod error;
 mod fleet;
 mod http_host;
 mod hub;
+mod members;
 mod page;
 mod socket;
 mod timer;

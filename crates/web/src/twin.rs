@@ -73,9 +73,9 @@ impl Connection {
         }
     }
 
-    fn send(&self, device_id: &str, outbound: twinkit_core::Outbound) -> Result<(), String> {
+    fn send(&self, twin: &Twin, outbound: twinkit_core::Outbound) -> Result<(), String> {
         match self {
-            Connection::Shared(hub) => hub.send(device_id, outbound),
+            Connection::Shared(hub) => hub.send(twin, outbound),
             Connection::Http(host) => host.send(outbound),
         }
     }
@@ -312,7 +312,7 @@ impl Twin {
     fn leave_hub(&self) {
         let connection = self.0.connection.borrow_mut().take();
         match connection {
-            Some(Connection::Shared(hub)) => hub.leave(&self.id()),
+            Some(Connection::Shared(hub)) => hub.leave(self),
             Some(Connection::Http(host)) => host.stop(),
             None => {}
         }
@@ -326,7 +326,6 @@ impl Twin {
         if !hub.is_up() {
             return;
         }
-        let id = self.id();
         loop {
             let outbound = self.0.core.borrow_mut().poll_outbound(now);
             let Some(outbound) = outbound else { break };
@@ -334,7 +333,7 @@ impl Twin {
                 twinkit_core::Outbound::Command(command) => Some(command.command_id.clone()),
                 _ => None,
             };
-            if let Err(reason) = hub.send(&id, outbound) {
+            if let Err(reason) = hub.send(self, outbound) {
                 let mut core = self.0.core.borrow_mut();
                 core.report_error("SEND_FAILED", &reason, now);
                 // A command the connection refused fails now, with the
@@ -498,6 +497,11 @@ impl WeakTwin {
     /// The twin, if it is still alive.
     pub fn upgrade(&self) -> Option<Twin> {
         self.0.upgrade().map(Twin)
+    }
+
+    /// Whether this is a handle to `twin` (the same twin, not an equal one).
+    pub fn points_to(&self, twin: &Twin) -> bool {
+        std::ptr::eq(self.0.as_ptr(), Rc::as_ptr(&twin.0))
     }
 }
 
