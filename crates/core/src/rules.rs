@@ -585,6 +585,27 @@ pub fn linear_forecast(twin: &DigitalTwin, property: &str, at: Millis) -> Option
     value.is_finite().then_some(value)
 }
 
+/// Forecasts made during one evaluation, by property and time: rules that
+/// ask the same question of the same reading share one fit.
+#[derive(Default)]
+struct Forecasts(Vec<(String, Millis, Option<f64>)>);
+
+impl Forecasts {
+    fn get_or_compute(
+        &mut self,
+        property: &str,
+        at: Millis,
+        compute: impl FnOnce() -> Option<f64>,
+    ) -> Option<f64> {
+        if let Some((_, _, value)) = self.0.iter().find(|(p, t, _)| p == property && *t == at) {
+            return *value;
+        }
+        let value = compute();
+        self.0.push((property.to_owned(), at, value));
+        value
+    }
+}
+
 /// Per rule and twin: armed, last firing, the alert it raised.
 #[derive(Debug, Clone, Default)]
 struct RuleState {
@@ -822,12 +843,13 @@ impl RuleEngine {
         let count = self.rules.len();
         let mut states = self.states.remove(twin.id()).unwrap_or_default();
         states.resize_with(count, RuleState::default);
+        let mut forecasts = Forecasts::default();
         for (index, state) in states.iter_mut().enumerate() {
             let rule = &self.rules[index];
             if !rule.enabled || !rule.scope.includes(twin) {
                 continue;
             }
-            let verdict = self.judge(&rule.when, rule.hysteresis, twin, now);
+            let verdict = self.judge(&rule.when, rule.hysteresis, twin, now, &mut forecasts);
             if state.disarmed {
                 if verdict.off {
                     state.disarmed = false;
@@ -892,7 +914,13 @@ impl RuleEngine {
         Ok(self.evaluate(twin, now))
     }
 
-    fn signal(&self, twin: &DigitalTwin, condition: &Condition, now: Millis) -> Option<f64> {
+    fn signal(
+        &self,
+        twin: &DigitalTwin,
+        condition: &Condition,
+        now: Millis,
+        forecasts: &mut Forecasts,
+    ) -> Option<f64> {
         match condition {
             Condition::Reading { property, .. } => match twin.property(property)? {
                 Value::Bool(b) => Some(f64::from(u8::from(*b))),
@@ -903,10 +931,10 @@ impl RuleEngine {
                 property, within, ..
             } => {
                 let at = now.saturating_add(*within);
-                match &self.forecast {
+                forecasts.get_or_compute(property, at, || match &self.forecast {
                     Some(f) => f(twin, property, at, now),
                     None => linear_forecast(twin, property, at),
-                }
+                })
             }
             Condition::Any(_) | Condition::All(_) => None,
         }
@@ -919,6 +947,7 @@ impl RuleEngine {
         hysteresis: f64,
         twin: &DigitalTwin,
         now: Millis,
+        forecasts: &mut Forecasts,
     ) -> Verdict {
         match condition {
             Condition::Any(parts) => {
@@ -928,7 +957,7 @@ impl RuleEngine {
                     trigger: None,
                 };
                 for part in parts {
-                    let v = self.judge(part, hysteresis, twin, now);
+                    let v = self.judge(part, hysteresis, twin, now, forecasts);
                     if v.on && !verdict.on {
                         verdict.on = true;
                         verdict.trigger = v.trigger;
@@ -944,7 +973,7 @@ impl RuleEngine {
                     trigger: None,
                 };
                 for part in parts {
-                    let v = self.judge(part, hysteresis, twin, now);
+                    let v = self.judge(part, hysteresis, twin, now, forecasts);
                     verdict.on &= v.on;
                     verdict.off |= v.off;
                     if verdict.trigger.is_none() {
@@ -971,7 +1000,7 @@ impl RuleEngine {
                 op,
                 threshold,
                 ..
-            } => match self.signal(twin, condition, now) {
+            } => match self.signal(twin, condition, now, forecasts) {
                 None => Verdict {
                     on: false,
                     off: false,
