@@ -230,6 +230,36 @@ fn a_custom_forecast_and_derived_traits_plug_in() {
 }
 
 #[test]
+fn rules_asking_the_same_forecast_share_one_per_evaluation() {
+    let mut twin = room();
+    let mut engine = RuleEngine::new();
+    let calls = std::rc::Rc::new(std::cell::Cell::new(0));
+    let counted = std::rc::Rc::clone(&calls);
+    engine.set_forecast(move |_, _, _, _| {
+        counted.set(counted.get() + 1);
+        Some(80.0)
+    });
+    for (id, within) in [("a", 300_000), ("b", 300_000), ("c", 600_000)] {
+        engine
+            .add_rule(
+                Rule::from_value(json!({
+                    "id": id,
+                    "when": {"predicted": {"property": "humidity", "op": "above", "threshold": 70, "within": within}},
+                    "actions": [{"type": "raiseAlert", "severity": "info", "message": id}],
+                }))
+                .unwrap(),
+            )
+            .unwrap();
+    }
+    read(&mut twin, "humidity", 50.0, 0);
+    assert_eq!(engine.evaluate(&mut twin, 0).len(), 3);
+    assert_eq!(calls.get(), 2, "one forecast per horizon");
+    read(&mut twin, "humidity", 51.0, 1);
+    engine.evaluate(&mut twin, 1);
+    assert_eq!(calls.get(), 4, "a new evaluation asks again");
+}
+
+#[test]
 fn rules_are_checked_when_added() {
     let mut engine = RuleEngine::new();
     let base = json!({
