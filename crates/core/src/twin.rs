@@ -352,6 +352,12 @@ impl DigitalTwin {
         }
     }
 
+    /// The state, to change: copied first only while a `stateChange`
+    /// event still holds the previous snapshot.
+    fn state_mut(&mut self) -> &mut DeviceState {
+        Arc::make_mut(&mut self.state)
+    }
+
     fn emit_state(&self, now: Millis) {
         if self.bus.wants(EventType::StateChange) {
             self.emit(now, EventData::StateChange(Arc::clone(&self.state)));
@@ -545,12 +551,8 @@ impl DigitalTwin {
         if value.is_none() && !self.state.desired().contains_key(property) {
             return unchanged;
         }
-        Arc::make_mut(&mut self.state).write_desired(
-            property,
-            value.clone(),
-            actor.update_source(),
-            now,
-        );
+        self.state_mut()
+            .write_desired(property, value.clone(), actor.update_source(), now);
         let version = self.state.version();
         self.sync.desired_written(property, version);
         let audit_id = self.audit_desired(property, value.as_ref(), actor, approved_by, now);
@@ -1296,7 +1298,7 @@ impl DigitalTwin {
             }
         }
         self.device_report = Some((version, at));
-        Arc::make_mut(&mut self.state).set_device_version(version);
+        self.state_mut().set_device_version(version);
         None
     }
 
@@ -1325,12 +1327,8 @@ impl DigitalTwin {
                 continue;
             }
             let value = (!value.is_null()).then_some(value);
-            Arc::make_mut(&mut self.state).write_desired(
-                &property,
-                value,
-                UpdateSource::Cloud,
-                now,
-            );
+            self.state_mut()
+                .write_desired(&property, value, UpdateSource::Cloud, now);
             self.sync.desired_written(&property, self.state.version());
             self.refresh_divergence(&property, now, &mut alerts);
             outcome.applied.push(property);
@@ -1389,12 +1387,8 @@ impl DigitalTwin {
                 .take_reached(&property)
                 .is_some_and(|reached| writer_saw.is_some_and(|saw| saw < reached));
             let adopted = (!value.is_null()).then(|| value.clone());
-            Arc::make_mut(&mut self.state).write_desired(
-                &property,
-                adopted,
-                UpdateSource::Cloud,
-                now,
-            );
+            self.state_mut()
+                .write_desired(&property, adopted, UpdateSource::Cloud, now);
             let winner_version = self.state.version();
             self.sync.desired_written(&property, winner_version);
             let pending = self.desired_audit.remove(&property);
@@ -1636,7 +1630,7 @@ impl DigitalTwin {
         if self.is_stale(key, timestamp) {
             return Ok(Applied::Stale);
         }
-        let first = Arc::make_mut(&mut self.state).mark_unknown(key);
+        let first = self.state_mut().mark_unknown(key);
         self.write_reported(key, value, timestamp, &mut Vec::new());
         Ok(Applied::WrittenUnknown { first })
     }
@@ -1665,7 +1659,8 @@ impl DigitalTwin {
             .contains_key(key)
             .then(|| value.clone());
         let value = (!value.is_null()).then_some(value);
-        Arc::make_mut(&mut self.state).write_reported(key, value, UpdateSource::Device, timestamp);
+        self.state_mut()
+            .write_reported(key, value, UpdateSource::Device, timestamp);
         self.sync.reported_written(key, self.state.version());
         if self.state.desired().contains_key(key) && !self.state.delta().contains_key(key) {
             if let Some(id) = self.desired_audit.remove(key) {
