@@ -104,25 +104,32 @@ impl Members {
     pub(crate) fn route(&mut self, device_id: &str, inbound: Inbound) -> Vec<(Twin, Inbound)> {
         let twins = self.of(device_id);
         if twins.len() < 2 {
-            return twins.into_iter().map(|t| (t, inbound.clone())).collect();
+            return to_all(twins, &inbound);
         }
         match inbound {
             Inbound::Desired {
                 ref values,
+                version,
+                device_version,
                 own: true,
-                ..
             } => {
                 let Some(writer) = self.take_writer(device_id, |p| values.contains_key(p)) else {
-                    return twins.into_iter().map(|t| (t, inbound.clone())).collect();
+                    return to_all(twins, &inbound);
                 };
                 // A writer since freed leaves its siblings another's edit.
+                let foreign = Inbound::Desired {
+                    values: values.clone(),
+                    version,
+                    device_version,
+                    own: false,
+                };
                 twins
                     .into_iter()
                     .map(|t| {
                         let message = if writer.points_to(&t) {
                             inbound.clone()
                         } else {
-                            foreign(&inbound)
+                            foreign.clone()
                         };
                         (t, message)
                     })
@@ -131,7 +138,7 @@ impl Members {
             Inbound::DesiredConflict { ref property, .. } => {
                 match self.take_writer(device_id, |p| p == property) {
                     Some(writer) => writer.upgrade().map(|w| (w, inbound)).into_iter().collect(),
-                    None => twins.into_iter().map(|t| (t, inbound.clone())).collect(),
+                    None => to_all(twins, &inbound),
                 }
             }
             Inbound::CommandResponse(ref response) => {
@@ -143,7 +150,7 @@ impl Members {
                     .clone();
                 vec![(sender, inbound)]
             }
-            inbound => twins.into_iter().map(|t| (t, inbound.clone())).collect(),
+            inbound => to_all(twins, &inbound),
         }
     }
 
@@ -155,20 +162,7 @@ impl Members {
     }
 }
 
-/// A desired echo as a sibling sees it: another writer's edit.
-fn foreign(inbound: &Inbound) -> Inbound {
-    match inbound {
-        Inbound::Desired {
-            values,
-            version,
-            device_version,
-            ..
-        } => Inbound::Desired {
-            values: values.clone(),
-            version: *version,
-            device_version: *device_version,
-            own: false,
-        },
-        other => other.clone(),
-    }
+/// The same message for each twin.
+fn to_all(twins: Vec<Twin>, inbound: &Inbound) -> Vec<(Twin, Inbound)> {
+    twins.into_iter().map(|t| (t, inbound.clone())).collect()
 }
